@@ -60,7 +60,7 @@ const layerImports = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'dist/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'dist/**', 'coverage/**', 'proto/gen/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
