@@ -106,7 +106,7 @@ function parsePeers(raw: unknown): Parsed<Map<number, string>> {
   if (entries.length === 0) return { ok: false, why: 'must list the cluster as id=host:port,id=host:port,...' };
   const peers = new Map<number, string>();
   for (const [idText, address] of entries) {
-    const id = parseInteger(0, 1_000_000)(idText);
+    const id = parseInteger(1, 1_000_000)(idText);
     if (!id.ok) return { ok: false, why: `peer id ${id.why}` };
     const addr = parseAddress(address);
     if (!addr.ok) return { ok: false, why: `peer ${id.value} address ${addr.why}` };
@@ -120,7 +120,7 @@ function parseIdList(raw: unknown): Parsed<number[]> {
   const parts = Array.isArray(raw) ? raw.map(String) : String(raw).split(',').filter((s) => s.trim() !== '');
   const ids: number[] = [];
   for (const part of parts) {
-    const id = parseInteger(0, 1_000_000)(part);
+    const id = parseInteger(1, 1_000_000)(part);
     if (!id.ok) return { ok: false, why: `node id ${id.why}` };
     ids.push(id.value);
   }
@@ -128,7 +128,7 @@ function parseIdList(raw: unknown): Parsed<number[]> {
 }
 
 const settings: { [K in keyof RawConfig]: Setting<K> } = {
-  nodeId: { key: 'nodeId', flag: 'node-id', env: 'FERRY_NODE_ID', help: 'this node\'s id', parse: parseInteger(0, 1_000_000) },
+  nodeId: { key: 'nodeId', flag: 'node-id', env: 'FERRY_NODE_ID', help: 'this node\'s id (>= 1)', parse: parseInteger(1, 1_000_000) },
   listenAddress: { key: 'listenAddress', flag: 'listen', env: 'FERRY_LISTEN', help: 'gRPC bind address host:port', parse: parseAddress },
   advertisedAddress: {
     key: 'advertisedAddress', flag: 'advertised', env: 'FERRY_ADVERTISED', help: 'address others dial (default: listen)', parse: parseAddress,

@@ -54,7 +54,7 @@ describe('node config', () => {
       { FERRY_TICK_MS: '0' },
     ));
     expect(problems).toEqual(expect.arrayContaining([
-      'nodeId (--node-id): must be an integer in 0-1000000, got "abc"',
+      'nodeId (--node-id): must be an integer in 1-1000000, got "abc"',
       'listenAddress (--listen): must be host:port with a port in 1-65535, got "localhost:99999"',
       'fsync (--fsync): must be one of always, never, got "sometimes"',
       'tickMs (env FERRY_TICK_MS): must be an integer in 1-10000, got "0"',

@@ -4,7 +4,7 @@
 import type { ConfChangeType as _ferry_v1_ConfChangeType, ConfChangeType__Output as _ferry_v1_ConfChangeType__Output } from '../../ferry/v1/ConfChangeType.js';
 
 /**
- * The data of an ENTRY_TYPE_CONF entry.
+ * The membership change an ENTRY_TYPE_CONF entry carries.
  */
 export interface ConfChange {
   /**
@@ -18,7 +18,7 @@ export interface ConfChange {
 }
 
 /**
- * The data of an ENTRY_TYPE_CONF entry.
+ * The membership change an ENTRY_TYPE_CONF entry carries.
  */
 export interface ConfChange__Output {
   /**

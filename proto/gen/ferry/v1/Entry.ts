@@ -2,6 +2,7 @@
 // Original file: proto/ferry/v1/raft.proto
 
 import type { EntryType as _ferry_v1_EntryType, EntryType__Output as _ferry_v1_EntryType__Output } from '../../ferry/v1/EntryType.js';
+import type { ConfChange as _ferry_v1_ConfChange, ConfChange__Output as _ferry_v1_ConfChange__Output } from '../../ferry/v1/ConfChange.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Entry {
@@ -18,9 +19,14 @@ export interface Entry {
    */
   'type'?: (_ferry_v1_EntryType);
   /**
-   * Payload: RecordBatch v2 bytes for NORMAL, empty for NOOP, ConfChange for CONF.
+   * NORMAL: the RecordBatch v2 bytes (base offset and leader epoch already set by the leader).
+   * Empty for NOOP and CONF.
    */
   'data'?: (Buffer | Uint8Array | string);
+  /**
+   * CONF: the membership change. Unset otherwise.
+   */
+  'confChange'?: (_ferry_v1_ConfChange | null);
 }
 
 export interface Entry__Output {
@@ -37,7 +43,12 @@ export interface Entry__Output {
    */
   'type': (_ferry_v1_EntryType__Output);
   /**
-   * Payload: RecordBatch v2 bytes for NORMAL, empty for NOOP, ConfChange for CONF.
+   * NORMAL: the RecordBatch v2 bytes (base offset and leader epoch already set by the leader).
+   * Empty for NOOP and CONF.
    */
   'data': (Buffer);
+  /**
+   * CONF: the membership change. Unset otherwise.
+   */
+  'confChange': (_ferry_v1_ConfChange__Output | null);
 }

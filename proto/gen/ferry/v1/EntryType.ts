@@ -15,7 +15,7 @@ export const EntryType = {
    */
   ENTRY_TYPE_NOOP: 'ENTRY_TYPE_NOOP',
   /**
-   * A membership change (data is an encoded ConfChange).
+   * A membership change (conf_change says which).
    */
   ENTRY_TYPE_CONF: 'ENTRY_TYPE_CONF',
 } as const;
@@ -37,7 +37,7 @@ export type EntryType =
   | 'ENTRY_TYPE_NOOP'
   | 2
   /**
-   * A membership change (data is an encoded ConfChange).
+   * A membership change (conf_change says which).
    */
   | 'ENTRY_TYPE_CONF'
   | 3
