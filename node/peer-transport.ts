@@ -187,8 +187,8 @@ export class PeerTransport {
   }
 
   /** The server side: add to the node's gRPC server. */
-  serviceImplementation(): grpc.UntypedServiceImplementation {
-    return { Send: (call: grpc.ServerReadableStream<SendRequest__Output, SendResponse>, done: grpc.sendUnaryData<SendResponse>) => this.receive(call, done) };
+  serviceImplementation(): { Send: grpc.handleClientStreamingCall<SendRequest__Output, SendResponse> } {
+    return { Send: (call, done) => this.receive(call, done) };
   }
 
   private receive(call: grpc.ServerReadableStream<SendRequest__Output, SendResponse>, done: grpc.sendUnaryData<SendResponse>): void {

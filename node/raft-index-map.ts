@@ -13,8 +13,8 @@ function grow(a: Float64Array, need: number): Float64Array {
 }
 
 export class RaftIndexMap {
-  private baseOffsets = new Float64Array(1024);
-  private terms = new Float64Array(1024);
+  private baseOffsets: Float64Array = new Float64Array(1024);
+  private terms: Float64Array = new Float64Array(1024);
   private count = 0;
   /** Index of the first entry held; entries before it are compacted away. */
   private first: number;

@@ -22,7 +22,7 @@ interface TestNode {
 async function startServer(id: number, port = 0): Promise<TestNode> {
   const node: TestNode = { id: asNodeId(id), server: new grpc.Server(), port: 0, received: [] };
   node.server.addService(ferryGrpc().ferry.v1.RaftTransportService.service, {
-    Send: (call: never, done: never) => (node.transport!.serviceImplementation().Send as (c: never, d: never) => void)(call, done),
+    Send: ((call, done) => node.transport!.serviceImplementation().Send(call, done)) as ReturnType<PeerTransport['serviceImplementation']>['Send'],
   });
   node.port = await new Promise<number>((resolve, reject) =>
     node.server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
