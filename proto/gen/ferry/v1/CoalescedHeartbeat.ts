@@ -8,7 +8,7 @@ import type { Long } from '@grpc/proto-loader';
  */
 export interface CoalescedHeartbeat {
   /**
-   * Raft group key: "<topic>/<partition>" for partitions, "__controller" for the controller.
+   * Raft group key: "<topic id>/<partition>" for partitions, "__controller" for the controller.
    */
   'group'?: (string);
   /**
@@ -26,7 +26,7 @@ export interface CoalescedHeartbeat {
  */
 export interface CoalescedHeartbeat__Output {
   /**
-   * Raft group key: "<topic>/<partition>" for partitions, "__controller" for the controller.
+   * Raft group key: "<topic id>/<partition>" for partitions, "__controller" for the controller.
    */
   'group': (string);
   /**

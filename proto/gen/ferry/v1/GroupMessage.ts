@@ -5,7 +5,7 @@ import type { RaftMessage as _ferry_v1_RaftMessage, RaftMessage__Output as _ferr
 
 export interface GroupMessage {
   /**
-   * Raft group key: "<topic>/<partition>" for partitions, "__controller" for the controller.
+   * Raft group key: "<topic id>/<partition>" for partitions, "__controller" for the controller.
    */
   'group'?: (string);
   /**
@@ -16,7 +16,7 @@ export interface GroupMessage {
 
 export interface GroupMessage__Output {
   /**
-   * Raft group key: "<topic>/<partition>" for partitions, "__controller" for the controller.
+   * Raft group key: "<topic id>/<partition>" for partitions, "__controller" for the controller.
    */
   'group': (string);
   /**

@@ -1,0 +1,131 @@
+/**
+ * The cluster metadata as a replicated state machine: the controller group's committed log,
+ * applied in order, yields the same MetadataState on every node. apply() is deterministic and
+ * total: a command that is no longer valid when it applies (a topic created twice concurrently)
+ * produces an error result for its proposer and changes nothing.
+ *
+ * Topics get a numeric id, the controller log index that created them, so a deleted and
+ * re-created topic never reuses the Raft groups, directories or offsets of the old one.
+ */
+import type { TopicConfig } from './topic-config.js';
+
+export interface BrokerInfo {
+  readonly nodeId: number;
+  readonly address: string;
+  readonly rack: string;
+}
+
+export interface PartitionInfo {
+  readonly partition: number;
+  /** Replica node ids, preferred leader first. */
+  readonly replicas: readonly number[];
+}
+
+export interface TopicInfo {
+  readonly name: string;
+  /** Controller log index of the creating command: unique over the cluster's life. */
+  readonly topicId: number;
+  readonly config: TopicConfig;
+  readonly partitions: readonly PartitionInfo[];
+}
+
+export type MetadataCommand =
+  | { readonly type: 'createTopic'; readonly name: string; readonly config: TopicConfig; readonly replicas: readonly (readonly number[])[] }
+  | { readonly type: 'deleteTopic'; readonly name: string }
+  | { readonly type: 'registerBroker'; readonly broker: BrokerInfo };
+
+export type ApplyResult =
+  | { readonly ok: true; readonly topic?: TopicInfo }
+  | { readonly ok: false; readonly code: 'TOPIC_ALREADY_EXISTS' | 'UNKNOWN_TOPIC_OR_PARTITION' | 'INVALID_REQUEST'; readonly message: string };
+
+const commandFormatVersion = 1;
+
+export function encodeCommand(cmd: MetadataCommand): Buffer {
+  return Buffer.from(JSON.stringify({ v: commandFormatVersion, cmd }));
+}
+
+export function decodeCommand(bytes: Uint8Array): MetadataCommand {
+  const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { v?: number; cmd?: MetadataCommand };
+  if (parsed.v !== commandFormatVersion || !parsed.cmd || typeof parsed.cmd.type !== 'string') {
+    throw new Error(`metadata command of unknown format (v=${String(parsed.v)})`);
+  }
+  return parsed.cmd;
+}
+
+/** The Raft group key of a partition: short, because coalesced heartbeats carry it. */
+export function partitionGroupKey(topicId: number, partition: number): string {
+  return `${topicId}/${partition}`;
+}
+
+export class MetadataState {
+  private readonly topicsByName = new Map<string, TopicInfo>();
+  private readonly brokerMap = new Map<number, BrokerInfo>();
+  /** Index of the last applied controller entry: the metadata version. */
+  private appliedIndex = 0;
+
+  get version(): number {
+    return this.appliedIndex;
+  }
+
+  topics(): IterableIterator<TopicInfo> {
+    return this.topicsByName.values();
+  }
+
+  topic(name: string): TopicInfo | undefined {
+    return this.topicsByName.get(name);
+  }
+
+  brokers(): IterableIterator<BrokerInfo> {
+    return this.brokerMap.values();
+  }
+
+  broker(nodeId: number): BrokerInfo | undefined {
+    return this.brokerMap.get(nodeId);
+  }
+
+  /** Records that entry `index` applied without a command (a no-op or membership change). */
+  skip(index: number): void {
+    this.advanceTo(index);
+  }
+
+  apply(index: number, cmd: MetadataCommand): ApplyResult {
+    this.advanceTo(index);
+    switch (cmd.type) {
+      case 'createTopic': {
+        if (this.topicsByName.has(cmd.name)) {
+          return { ok: false, code: 'TOPIC_ALREADY_EXISTS', message: `topic "${cmd.name}" already exists` };
+        }
+        if (cmd.replicas.length === 0 || cmd.replicas.some((r) => r.length === 0 || new Set(r).size !== r.length)) {
+          return { ok: false, code: 'INVALID_REQUEST', message: `topic "${cmd.name}": every partition needs distinct replicas` };
+        }
+        const topic: TopicInfo = {
+          name: cmd.name, topicId: index, config: cmd.config,
+          partitions: cmd.replicas.map((replicas, partition) => ({ partition, replicas: [...replicas] })),
+        };
+        this.topicsByName.set(cmd.name, topic);
+        return { ok: true, topic };
+      }
+      case 'deleteTopic':
+        if (!this.topicsByName.delete(cmd.name)) {
+          return { ok: false, code: 'UNKNOWN_TOPIC_OR_PARTITION', message: `topic "${cmd.name}" does not exist` };
+        }
+        return { ok: true };
+      case 'registerBroker':
+        this.brokerMap.set(cmd.broker.nodeId, { ...cmd.broker });
+        return { ok: true };
+      default:
+        return assertNever(cmd);
+    }
+  }
+
+  private advanceTo(index: number): void {
+    if (!(Number.isInteger(index) && index > this.appliedIndex)) {
+      throw new Error(`metadata entry ${index} applied after ${this.appliedIndex}: entries must apply once, in order`);
+    }
+    this.appliedIndex = index;
+  }
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unknown metadata command ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { decodeCommand, encodeCommand, MetadataState, partitionGroupKey, type MetadataCommand } from '../../controller/metadata-state.js';
+import { defaultTopicConfig } from '../../controller/topic-config.js';
+
+const create = (name: string, replicas: number[][]): MetadataCommand => ({ type: 'createTopic', name, config: defaultTopicConfig, replicas });
+
+describe('MetadataState', () => {
+  it('applies commands in order; the topic id is the creating index', () => {
+    const s = new MetadataState();
+    s.skip(1);
+    expect(s.apply(2, { type: 'registerBroker', broker: { nodeId: 1, address: '127.0.0.1:9091', rack: '' } })).toEqual({ ok: true });
+    const r = s.apply(3, create('orders', [[1, 2, 3], [2, 3, 1]]));
+    expect(r).toMatchObject({ ok: true, topic: { name: 'orders', topicId: 3 } });
+    expect(s.topic('orders')?.partitions).toEqual([{ partition: 0, replicas: [1, 2, 3] }, { partition: 1, replicas: [2, 3, 1] }]);
+    expect(s.version).toBe(3);
+    expect(partitionGroupKey(3, 1)).toBe('3/1');
+  });
+
+  it('answers a duplicate create or an unknown delete with an error and changes nothing', () => {
+    const s = new MetadataState();
+    s.apply(1, create('t', [[1]]));
+    expect(s.apply(2, create('t', [[2]]))).toEqual({ ok: false, code: 'TOPIC_ALREADY_EXISTS', message: 'topic "t" already exists' });
+    expect(s.topic('t')?.partitions[0]?.replicas).toEqual([1]);
+    expect(s.apply(3, { type: 'deleteTopic', name: 'nope' })).toMatchObject({ ok: false, code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    expect(s.apply(4, create('u', [[1, 1]]))).toMatchObject({ ok: false, code: 'INVALID_REQUEST' });
+    expect([...s.topics()].map((t) => t.name)).toEqual(['t']);
+  });
+
+  it('gives a re-created topic a new id', () => {
+    const s = new MetadataState();
+    s.apply(5, create('t', [[1]]));
+    s.apply(6, { type: 'deleteTopic', name: 't' });
+    expect(s.apply(7, create('t', [[1]]))).toMatchObject({ ok: true, topic: { topicId: 7 } });
+  });
+
+  it('refuses to apply an entry twice or out of order', () => {
+    const s = new MetadataState();
+    s.skip(2);
+    expect(() => s.skip(2)).toThrow(/entry 2 applied after 2/);
+    expect(() => s.apply(1, create('t', [[1]]))).toThrow(/must apply once, in order/);
+  });
+
+  it('round-trips commands and refuses unknown formats', () => {
+    const cmd = create('x', [[1, 2]]);
+    expect(decodeCommand(encodeCommand(cmd))).toEqual(cmd);
+    expect(() => decodeCommand(Buffer.from('{"v":9,"cmd":{"type":"x"}}'))).toThrow(/unknown format/);
+  });
+});
