@@ -148,13 +148,12 @@ export class Segment {
     this.nextOffset = expected;
     this.maxTimestamp = maxTs;
     this.bytesSinceIndexEntry = this.sizeBytes - start.position;
-    this.firstBatchMaxTimestamp = this.sizeBytes === 0 ? null : this.readHeaderAt(0).maxTimestamp;
+    this.firstBatchMaxTimestamp = null;
+    if (this.sizeBytes > 0) {
+      const { index } = this.window.at(0, batchHeaderBytes, this.sizeBytes);
+      this.firstBatchMaxTimestamp = maxTimestampAt(this.window.bytes, index);
+    }
     return null;
-  }
-
-  private readHeaderAt(position: number): BatchHeader {
-    const { index } = this.window.at(position, batchHeaderBytes, this.sizeBytes);
-    return readBatchHeader(this.window.bytes, index);
   }
 
   /** Full scan: verify every batch, rebuild both indexes, cut the file at the first bad byte. */
@@ -313,11 +312,14 @@ export class Segment {
       const { index, available } = this.window.at(pos, batchHeaderBytes, this.sizeBytes);
       const size = checkStoredHeader(this.window.bytes, index, available, this.sizeBytes - pos, expected, this.limits.maxBatchBytes);
       if (typeof size === 'string') throw corruptRangeError(this.damageAt(pos, expected), size);
-      const header: StoredBatchHeader = {
-        ...readBatchHeader(this.window.bytes, index),
-        segmentBaseOffset: this.baseOffset,
-        filePosition: pos,
-      };
+      let fields: BatchHeader;
+      try {
+        fields = readBatchHeader(this.window.bytes, index);
+      } catch (err) {
+        // unverified bytes (header-only scan): an int64 beyond 2^53 here is damage, not input
+        throw corruptRangeError(this.damageAt(pos, expected), (err as Error).message);
+      }
+      const header: StoredBatchHeader = { ...fields, segmentBaseOffset: this.baseOffset, filePosition: pos };
       yield header;
       expected = header.lastOffset + 1;
       pos += size;
