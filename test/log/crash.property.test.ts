@@ -98,10 +98,43 @@ function applyDamage(dir: string, headers: StoredBatchHeader[], d: DamageSpec): 
 }
 type DamageSpec = { kind: 'none' } | { kind: 'cut'; batch: number; byte: number } | { kind: 'flip'; batch: number; byte: number; bit: number };
 
+/**
+ * Every index file on disk agrees with a full scan of its segment: each offset-index entry names
+ * the base offset of the batch that starts at its position, entries are spaced by at least the
+ * index interval, and each time-index entry (T, O) has T = max timestamp of the batches before O.
+ */
+async function checkIndexFiles(dir: string): Promise<void> {
+  const log = await PartitionLog.open(dir, config);
+  const headers = [...log.batchHeaders()];
+  await log.close();
+  const bySegment = new Map<number, StoredBatchHeader[]>();
+  for (const h of headers) bySegment.set(h.segmentBaseOffset, [...(bySegment.get(h.segmentBaseOffset) ?? []), h]);
+  for (const [base, batches] of bySegment) {
+    const name = path.join(dir, String(base).padStart(20, '0'));
+    const index = fs.readFileSync(`${name}.index`);
+    const entries: [number, number][] = [];
+    for (let p = 0; p < index.length; p += 8) entries.push([base + index.readUInt32BE(p), index.readUInt32BE(p + 4)]);
+    const starts = new Map(batches.map((b) => [b.filePosition, b.baseOffset]));
+    entries.forEach(([offset, position], i) => {
+      expect(starts.get(position)).toBe(offset);
+      const prev = i === 0 ? 0 : (entries[i - 1] as [number, number])[1];
+      expect(position - prev).toBeGreaterThanOrEqual(config.indexIntervalBytes);
+    });
+    const time = fs.readFileSync(`${name}.timeindex`);
+    for (let p = 0; p < time.length; p += 12) {
+      const t = Number(time.readBigInt64BE(p));
+      const o = base + time.readUInt32BE(p + 8);
+      const before = batches.filter((b) => b.baseOffset < o);
+      expect(batches.some((b) => b.baseOffset === o)).toBe(true);
+      expect(t).toBe(Math.max(...before.map((b) => b.maxTimestamp)));
+    }
+  }
+}
+
 describe('crash recovery property', () => {
   it('after a crash and a random cut or bit flip, serves exactly the batches before the damage', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), damage, fc.boolean(), async (ops, d, cleanClose) => {
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 40, size: 'large' }), damage, fc.boolean(), async (ops, d, cleanClose) => {
         const dir = tempDir('ferry-crash-');
         try {
           const { stored, headers } = await runOps(dir, ops, cleanClose);
@@ -131,6 +164,7 @@ describe('crash recovery property', () => {
             for (const o of [s.baseOffset, s.lastOffset]) expect(log.read(o, 0).firstOffset).toBe(s.baseOffset);
           }
           await log.close();
+          if (corrupt === null) await checkIndexFiles(dir);
         } finally {
           removeDir(dir);
         }
