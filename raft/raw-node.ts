@@ -86,7 +86,8 @@ interface Outstanding {
 
 export class RawNode {
   readonly raft: Raft;
-  private prevHardState: HardState;
+  /** The hard state the host last persisted (what mustSync compares against). */
+  prevHardState: HardState;
   private outstanding: Outstanding | undefined = undefined;
 
   constructor(config: RaftConfig) {

@@ -18,6 +18,9 @@ export interface ClusterOptions {
   readonly faults: NetworkFaults;
   readonly electionTimeoutTicks: number;
   readonly heartbeatIntervalTicks: number;
+  readonly maxSizePerMsgBytes: number;
+  readonly maxInflightMsgs: number;
+  readonly preVote: boolean;
   /** Tests only: turn each RawNode (on every start) into a deliberately broken variant. */
   readonly mutate?: (node: RawNode) => void;
 }
@@ -103,8 +106,8 @@ export class Cluster {
   readonly trace: string[] = [];
   nowTick = 0;
   nextValue = 1;
-  /** Values a leader accepted (a client is waiting for them). */
-  readonly accepted = new Set<number>();
+  /** Values a leader accepted (a client is waiting for them) → the term of the last acceptance. */
+  readonly accepted = new Map<number, number>();
   readonly committedValues = new Set<number>();
   nextNodeId: number;
 
@@ -144,6 +147,7 @@ export class Cluster {
       id: sn.id, storage: sn.storage, random: new Xoshiro128(this.opts.seed * 31 + sn.id * 7919 + this.nowTick),
       applied: snap.meta.index,
       electionTimeoutTicks: this.opts.electionTimeoutTicks, heartbeatIntervalTicks: this.opts.heartbeatIntervalTicks,
+      maxSizePerMsgBytes: this.opts.maxSizePerMsgBytes, maxInflightMsgs: this.opts.maxInflightMsgs, preVote: this.opts.preVote,
     });
     this.opts.mutate?.(sn.node);
     this.checker.observeRestart(sn.id);
@@ -315,7 +319,7 @@ export class Cluster {
     const res = l.node!.propose(encodeValue(value));
     if (!res.ok) return false;
     l.proposals.set(res.index, { term: res.term, value });
-    this.accepted.add(value);
+    this.accepted.set(value, res.term);
     return true;
   }
 

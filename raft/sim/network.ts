@@ -11,6 +11,8 @@ export interface NetworkFaults {
   readonly duplicateRate: number;
   /** Delay is uniform in [1, maxDelayTicks]. */
   readonly maxDelayTicks: number;
+  /** Deliver what is due in a random order (a healthy network, like one gRPC stream, is FIFO). */
+  readonly reorder: boolean;
 }
 
 interface InFlight {
@@ -42,7 +44,8 @@ export class Network {
     }
     const copies = this.rng.chance(this.faults.duplicateRate) ? 2 : 1;
     for (let i = 0; i < copies; i += 1) {
-      this.inflight.push({ deliverAtTick: nowTick + 1 + this.rng.nextInt(this.faults.maxDelayTicks), msg: m });
+      const delay = this.faults.reorder ? 1 + this.rng.nextInt(this.faults.maxDelayTicks) : this.faults.maxDelayTicks;
+      this.inflight.push({ deliverAtTick: nowTick + delay, msg: m });
     }
   }
 
@@ -56,6 +59,7 @@ export class Network {
       else this.dropped += 1;
     }
     this.inflight = keep;
+    if (!this.faults.reorder) return due;
     for (let i = due.length - 1; i > 0; i -= 1) {
       const j = this.rng.nextInt(i + 1);
       const t = due[i]!;

@@ -22,6 +22,10 @@ export interface Scenario {
   readonly compactChance: number;
   readonly electionTimeoutTicks: number;
   readonly heartbeatIntervalTicks: number;
+  /** Small values force one entry per append and a full inflight window: flow control under test. */
+  readonly maxSizePerMsgBytes: number;
+  readonly maxInflightMsgs: number;
+  readonly preVote: boolean;
 }
 
 export interface SeedResult {
@@ -42,7 +46,7 @@ export function scenarioFor(seed: number, overrides: Partial<Scenario> = {}): Sc
   return {
     seed,
     size: rng.chance(0.5) ? 3 : 5,
-    faults: { dropRate: pick(0, 0.2), duplicateRate: pick(0, 0.1), maxDelayTicks: 1 + rng.nextInt(4) },
+    faults: { dropRate: pick(0, 0.2), duplicateRate: pick(0, 0.1), maxDelayTicks: 1 + rng.nextInt(4), reorder: true },
     faultTicks: 300,
     crashChance: pick(0, 0.03),
     restartChance: pick(0.02, 0.1),
@@ -53,6 +57,9 @@ export function scenarioFor(seed: number, overrides: Partial<Scenario> = {}): Sc
     compactChance: pick(0, 0.03),
     electionTimeoutTicks: 10,
     heartbeatIntervalTicks: 1,
+    maxSizePerMsgBytes: rng.chance(0.5) ? 8 : 1024,
+    maxInflightMsgs: rng.chance(0.5) ? 4 : 64,
+    preVote: true,
     ...overrides,
   };
 }
@@ -91,7 +98,8 @@ export function runSeed(seed: number, overrides: Partial<Scenario> = {}, opts: R
   const s = scenarioFor(seed, overrides);
   const c = new Cluster({
     seed, size: s.size, faults: s.faults, electionTimeoutTicks: s.electionTimeoutTicks,
-    heartbeatIntervalTicks: s.heartbeatIntervalTicks, mutate: opts.mutate,
+    heartbeatIntervalTicks: s.heartbeatIntervalTicks, maxSizePerMsgBytes: s.maxSizePerMsgBytes,
+    maxInflightMsgs: s.maxInflightMsgs, preVote: s.preVote, mutate: opts.mutate,
   });
   let violation: Violation | undefined;
   let electTicks: number | undefined;
@@ -114,7 +122,7 @@ export function runSeed(seed: number, overrides: Partial<Scenario> = {}, opts: R
 export function liveness(c: Cluster, s: Scenario): void {
   c.note('liveness: heal, restart all, no more faults');
   c.heal();
-  c.net.faults = { dropRate: 0, duplicateRate: 0, maxDelayTicks: s.faults.maxDelayTicks };
+  c.net.faults = { dropRate: 0, duplicateRate: 0, maxDelayTicks: 1, reorder: false }; // healthy: FIFO, one tick
   for (const [id, sn] of c.nodes) if (!sn.alive) c.restart(id);
   const boundTicks = 40 * s.electionTimeoutTicks;
   const start = c.nowTick;
@@ -124,7 +132,9 @@ export function liveness(c: Cluster, s: Scenario): void {
     if (l === undefined) continue;
     if ((c.nowTick - start) % 5 === 0) {
       // Clients retry what they never saw committed (the leader that took it may have lost it).
-      for (const v of c.accepted) if (!c.committedValues.has(v)) c.proposeValue(l, v);
+      // Only values whose last acceptance was in an older term: those may have been cut.
+      const term = l.node!.raft.term;
+      for (const [v, t] of c.accepted) if (!c.committedValues.has(v) && t < term) c.proposeValue(l, v);
     }
     if (converged(c)) {
       c.note(`liveness: converged after ${c.nowTick - start} ticks`);
@@ -132,7 +142,7 @@ export function liveness(c: Cluster, s: Scenario): void {
     }
   }
   const l = c.leader();
-  const missing = [...c.accepted].filter((v) => !c.committedValues.has(v)).length;
+  const missing = [...c.accepted.keys()].filter((v) => !c.committedValues.has(v)).length;
   throw new Violation('liveness', `no convergence within ${boundTicks} ticks after healing (leader ${l?.id ?? 'none'}, ${missing} values uncommitted)`);
 }
 
@@ -141,7 +151,7 @@ function converged(c: Cluster): boolean {
   if (l === undefined) return false;
   const r = l.node!.raft;
   if (r.log.committed !== r.log.lastIndex()) return false;
-  for (const v of c.accepted) if (!c.committedValues.has(v)) return false;
+  for (const v of c.accepted.keys()) if (!c.committedValues.has(v)) return false;
   for (const id of [...r.conf.voters, ...r.conf.learners]) {
     const sn = c.nodes.get(id);
     if (sn?.node === undefined || sn.node.raft.role === 'leader' && sn !== l) return false;
