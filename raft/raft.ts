@@ -452,8 +452,9 @@ export class Raft {
 
   /** The host persisted entries through (index, term): a leader now counts its own copy. */
   onPersisted(index: Index, term: Term): void {
+    const stillOurs = this.log.term(index) === term; // not truncated since the Ready was taken
     this.log.stableTo(index, term);
-    if (this.role !== 'leader' || this.log.term(index) !== term) return;
+    if (this.role !== 'leader' || !stillOurs) return;
     const self = this.progress.get(this.id);
     if (self !== undefined && self.maybeUpdate(index) && this.maybeCommit()) this.bcastAppend();
   }
