@@ -235,7 +235,10 @@ export class PartitionLog {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.flushInFlight === null) return this.startFlush();
+    if (this.flushInFlight === null) {
+      const idle = this.flushed === this.logEnd && this.unsyncedSealed.length === 0 && !this.dirDirty;
+      return idle ? Promise.resolve(this.flushed) : this.startFlush();
+    }
     this.flushQueued ??= this.flushInFlight
       .catch(() => undefined)
       .then(() => {
@@ -442,6 +445,31 @@ export class PartitionLog {
     this.clipDamage();
     assert(this.segments.length > 0, 'a log always keeps its active segment');
     return this.logStartOffset;
+  }
+
+  /**
+   * Empties the log and restarts it at `offset` (a follower that fell behind the leader's log
+   * start installs a snapshot, then fetches from there). Durable when it returns: the directory
+   * is fsynced so that deleted segments cannot resurrect.
+   */
+  resetTo(offset: number): void {
+    this.checkUsable();
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new LogError('INVALID_ARGUMENT', `reset offset ${offset}`);
+    try {
+      for (const seg of this.segments.splice(0)) this.retire(seg);
+      this.unsyncedSealed = [];
+      this.segments.push(Segment.create(this.dir, offset, this.config, this.config.nowMs()));
+      this.active.datasyncSync();
+      fsyncDirSync(this.dir);
+      this.dirDirty = false;
+      this.writeCheckpoint(offset, false);
+    } catch (err) {
+      throw this.fail(err);
+    }
+    this.logEnd = offset;
+    this.flushed = offset;
+    for (const c of this.flushCeilings) c.value = Math.min(c.value, offset);
+    this.damaged.splice(0);
   }
 
   /**

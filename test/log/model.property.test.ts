@@ -1,7 +1,7 @@
 // Model-based test (fc.commands): the real PartitionLog against a plain array of batches.
 // Covers append, flush, truncate (Raft suffix cut), deleteBefore (retention prefix cut), rolling
-// by size and by age, reads with byte and offset limits, timestamp lookup, header scans, and
-// reopening after a clean close or a crash.
+// by size and by age, reads with byte and offset limits, timestamp lookup, header scans, reset
+// (snapshot install), and reopening after a clean close or a crash.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, isLogError, PartitionLog, type PartitionLogConfig } from '../../log/index.js';
@@ -146,6 +146,20 @@ class ScanCmd implements fc.AsyncCommand<Model, Real> {
   toString = (): string => 'scan';
 }
 
+class ResetCmd implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly jump: number) {}
+  check = (): boolean => true;
+  async run(m: Model, r: Real): Promise<void> {
+    const offset = m.logEnd + this.jump;
+    r.log.resetTo(offset);
+    m.batches = [];
+    m.logStart = m.logEnd = offset;
+    check(m, r);
+    expect(r.log.flushedOffset).toBe(offset);
+  }
+  toString = (): string => `resetTo(end+${this.jump})`;
+}
+
 class ReopenCmd implements fc.AsyncCommand<Model, Real> {
   constructor(readonly clean: boolean) {}
   check = (): boolean => true;
@@ -176,6 +190,7 @@ const commands = [
   fc.integer({ min: -100, max: 40_000 }).map((d) => new TimestampCmd(d)),
   fc.constant(new ScanCmd()),
   fc.boolean().map((clean) => new ReopenCmd(clean)),
+  fc.integer({ min: 0, max: 50 }).map((j) => new ResetCmd(j)),
 ];
 
 describe('PartitionLog against a model', () => {
