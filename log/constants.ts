@@ -27,6 +27,9 @@ export const relativeOffsetMax = 2 ** 31 - 1;
 /** Offsets are JS numbers: every offset (and offset + delta) must stay an exact integer. */
 export const offsetMax = Number.MAX_SAFE_INTEGER;
 
+/** Most bytes one read() returns (more only if a single batch is larger): bounds fetch memory. */
+export const readBytesMax = 32 * 1024 * 1024;
+
 /** Bytes read per pread when recovering or scanning a segment sequentially. */
 export const scanChunkBytes = 4 * 1024 * 1024;
 /** Bytes read per pread when walking headers (header-only scan, index lookups). */

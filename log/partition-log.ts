@@ -155,6 +155,16 @@ export class PartitionLog {
     return this.flushed;
   }
 
+  /** Bytes of batch data on disk across all segments (indexes and metadata not counted). */
+  get sizeBytes(): number {
+    return this.segments.reduce((n, s) => n + s.sizeBytes, 0);
+  }
+
+  /** Number of segment files (the active one included). */
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
   private get active(): Segment {
     return this.segments[this.segments.length - 1] as Segment;
   }

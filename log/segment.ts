@@ -7,7 +7,7 @@
 // I/O is synchronous except `datasync()`, so appends and reads happen in call order.
 import fs from 'node:fs';
 import path from 'node:path';
-import { batchHeaderBytes, headerWindowBytes, scanChunkBytes, segmentNameDigits } from './constants.js';
+import { batchHeaderBytes, headerWindowBytes, readBytesMax, scanChunkBytes, segmentNameDigits } from './constants.js';
 import { assert, corruptRangeError, type CorruptRangeDetails } from './errors.js';
 import { FileWindow } from './file-window.js';
 import { OffsetIndex } from './offset-index.js';
@@ -277,7 +277,7 @@ export class Segment {
   read(fromOffset: number, maxBytes: number, maxOffsetExclusive: number): SegmentRead {
     const loc = this.locate(fromOffset);
     if (!('sizeBytes' in loc)) return { buffer: Buffer.alloc(0), firstOffset: fromOffset, nextOffset: fromOffset, damage: loc };
-    const len = Math.min(this.sizeBytes - loc.position, Math.max(loc.sizeBytes, maxBytes));
+    const len = Math.min(this.sizeBytes - loc.position, Math.max(loc.sizeBytes, Math.min(maxBytes, readBytesMax)));
     const out = Buffer.allocUnsafe(len);
     const got = fs.readSync(this.fd, out, 0, len, loc.position);
     assert(got === len, `short read ${got}/${len} in segment ${this.baseOffset}`);

@@ -52,6 +52,18 @@ describe('PartitionLog', () => {
       await log.close();
     }));
 
+  it('a flush covers only what was appended before it started', () =>
+    withTempDir(async (dir) => {
+      const log = await PartitionLog.open(dir);
+      log.append(makeBatch(3, 'a', ts));
+      const first = log.flush();
+      log.append(makeBatch(2, 'b', ts)); // lands while the fdatasync is in flight
+      expect(await first).toBe(3);
+      expect(log.flushedOffset).toBe(3);
+      expect(await log.flush()).toBe(5);
+      await log.close();
+    }));
+
   it('header-only scan yields every batch with its epoch, size and control flag', () =>
     withTempDir(async (dir) => {
       const log = await PartitionLog.open(dir, { segmentBytes: 400 });
@@ -67,6 +79,8 @@ describe('PartitionLog', () => {
       expect(headers.map((h) => h.partitionLeaderEpoch)).toEqual(sizes.map((_, i) => Math.floor(i / 5)));
       headers.slice(1).forEach((h, i) => expect(h.baseOffset).toBe((headers[i] as (typeof headers)[0]).lastOffset + 1));
       expect(new Set(headers.map((h) => h.segmentBaseOffset)).size).toBeGreaterThan(2); // it rolled
+      expect(log.segmentCount).toBe(new Set(headers.map((h) => h.segmentBaseOffset)).size);
+      expect(log.sizeBytes).toBe(sizes.reduce((a, b) => a + b, 0));
       const from7 = [...log.batchHeaders(headers[5]?.baseOffset, headers[9]?.baseOffset)];
       expect(from7.map((h) => h.baseOffset)).toEqual(headers.slice(5, 9).map((h) => h.baseOffset));
       await log.close();
