@@ -1,0 +1,179 @@
+/**
+ * raft/'s Storage for one partition, backed by the partition's log/ segments: one Raft entry is
+ * one record batch (client data as is; no-op and conf entries as control batches), the batch's
+ * partition leader epoch is the entry's term, and RaftIndexMap says which offsets each index
+ * covers. The snapshot is where the log starts: the Raft index/term it resumes after and the
+ * offset of the next batch (a "log-start reset" rather than a state-machine image).
+ *
+ * Offsets are assigned when the leader persists its own entries: PartitionLog.append stamps the
+ * base offset and term into the batch in place, before the Ready's messages carry the same Entry
+ * objects to followers. A follower's copy must already sit exactly at its log end
+ * (expectedBaseOffset), which Raft's log matching guarantees; a mismatch is a bug and fails fast.
+ */
+import { isLogError, readBatchHeader, type PartitionLog } from '../log/index.js';
+import {
+  asIndex, asTerm, type ConfState, type Entry, type HardState, type Index, type Snapshot, type Term,
+} from '../raft/types.js';
+import type { InitialState, Storage } from '../raft/storage.js';
+import type { StoredGroup, StoredSnapshot } from './group-state-store.js';
+import { controlBatchFor, entryPayloadOf } from './raft-entry-batch.js';
+import { RaftIndexMap } from './raft-index-map.js';
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+export class PartitionRaftStorage implements Storage {
+  /** Batches this node proposed as leader: their offsets are assigned here, not checked. */
+  private readonly localProposals = new WeakSet<Uint8Array>();
+
+  private constructor(
+    readonly log: PartitionLog,
+    private readonly map: RaftIndexMap,
+    private snap: StoredSnapshot,
+    private hardState: HardState,
+    private confState: ConfState,
+  ) {}
+
+  /**
+   * Rebuilds the index map by a header-only scan from where the snapshot says the log resumes.
+   * `stored.snapshot` must exist: a group is created with one (raft's bootstrapState).
+   */
+  static open(log: PartitionLog, stored: StoredGroup): PartitionRaftStorage {
+    const snap = stored.snapshot;
+    if (!snap) throw new Error('partition group has no stored snapshot: it was never bootstrapped');
+    if (log.logStartOffset > snap.nextOffset) {
+      throw new Error(`log starts at ${log.logStartOffset}, after the snapshot's resume offset ${snap.nextOffset}: data is missing`);
+    }
+    if (log.logEndOffset < snap.nextOffset) {
+      throw new Error(`log ends at ${log.logEndOffset}, before the snapshot's resume offset ${snap.nextOffset}`);
+    }
+    const map = new RaftIndexMap(snap.index + 1, snap.nextOffset, snap.term);
+    let index = snap.index + 1;
+    for (const h of log.batchHeaders(snap.nextOffset)) {
+      if (h.baseOffset !== map.endOffset) throw new Error(`batch at ${h.baseOffset} does not follow ${map.endOffset}`);
+      map.append(index, h.partitionLeaderEpoch, h.lastOffset - h.baseOffset + 1);
+      index += 1;
+    }
+    const hs = stored.hardState ?? { term: snap.term, vote: 0, commit: snap.index };
+    // With fsync=never a crash can lose entries below the stored commit; Raft re-learns it.
+    const commit = Math.min(hs.commit, map.lastIndex);
+    const confState = stored.confState ?? snap.confState;
+    return new PartitionRaftStorage(
+      log, map, snap,
+      { term: asTerm(hs.term), vote: hs.vote as HardState['vote'], commit: asIndex(Math.max(commit, snap.index)) },
+      { voters: confState.voters as ConfState['voters'], learners: confState.learners as ConfState['learners'] },
+    );
+  }
+
+  // ---- raft/ Storage ---------------------------------------------------------------------
+
+  initialState(): InitialState {
+    return { hardState: this.hardState, confState: this.confState };
+  }
+
+  firstIndex(): Index {
+    return asIndex(this.map.firstIndex);
+  }
+
+  lastIndex(): Index {
+    return asIndex(this.map.lastIndex);
+  }
+
+  term(i: Index): Term | undefined {
+    const t = this.map.term(i);
+    return t === undefined ? undefined : asTerm(t);
+  }
+
+  snapshot(): Snapshot {
+    return {
+      meta: {
+        index: asIndex(this.snap.index), term: asTerm(this.snap.term),
+        confState: { voters: this.snap.confState.voters as ConfState['voters'], learners: this.snap.confState.learners as ConfState['learners'] },
+      },
+      data: new Uint8Array(0),
+    };
+  }
+
+  entries(lo: Index, hi: Index, maxBytes: number): readonly Entry[] | undefined {
+    if (lo < this.map.firstIndex) return undefined;
+    if (hi > this.map.lastIndex + 1 || lo > hi) throw new Error(`entries [${lo}, ${hi}) outside [${this.map.firstIndex}, ${this.map.lastIndex + 1})`);
+    const out: Entry[] = [];
+    if (lo === hi) return out;
+    const endOffset = this.map.endOffsetOf(hi - 1);
+    let offset = this.map.baseOffset(lo);
+    let index: number = lo;
+    let bytes = 0;
+    while (index < hi) {
+      const r = this.log.read(offset, Math.max(1, maxBytes - bytes), endOffset);
+      if (r.records.length === 0) throw new Error(`log returned nothing at ${offset} below ${endOffset}`);
+      let pos = 0;
+      while (pos < r.records.length && index < hi) {
+        const header = readBatchHeader(r.records, pos);
+        if (out.length > 0 && bytes + header.sizeBytes > maxBytes) return out;
+        const batch = r.records.subarray(pos, pos + header.sizeBytes);
+        const { type, data } = entryPayloadOf(batch, header);
+        out.push({ index: asIndex(index), term: asTerm(header.partitionLeaderEpoch), type, data });
+        bytes += header.sizeBytes;
+        pos += header.sizeBytes;
+        index += 1;
+      }
+      offset = r.nextOffset;
+    }
+    return out;
+  }
+
+  // ---- the host's side: persist, and answer offset questions --------------------------------
+
+  /** Marks a batch as proposed by this node, so its offsets are assigned on append. */
+  markLocalProposal(data: Uint8Array): void {
+    this.localProposals.add(data);
+  }
+
+  /**
+   * The persist step for Ready.entries: entries at or below the last index replace the tail from
+   * there on (a follower resolving a conflict), then each is appended to the log (page cache;
+   * the host flushes when the Ready says mustSync).
+   */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const first = entries[0]!.index;
+    if (first <= this.snap.index) throw new Error(`append at ${first} is at or below the snapshot ${this.snap.index}`);
+    if (first > this.map.lastIndex + 1) throw new Error(`append at ${first} leaves a gap after ${this.map.lastIndex}`);
+    if (first <= this.map.lastIndex) this.log.truncateFrom(this.map.truncateFrom(first));
+    for (const e of entries) {
+      const isLocal = this.localProposals.has(e.data);
+      const batch = e.type === 'normal' ? asBuffer(e.data) : controlBatchFor(e);
+      const expected = e.type === 'normal' && !isLocal ? { expectedBaseOffset: this.map.endOffset } : {};
+      try {
+        const r = this.log.append(batch, { ...expected, leaderEpoch: e.term });
+        this.map.append(e.index, e.term, r.lastOffset - r.baseOffset + 1);
+      } catch (err) {
+        if (isLogError(err, 'BASE_OFFSET_MISMATCH')) {
+          throw new Error(`replica log diverged at index ${e.index}: ${err.message}`, { cause: err });
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Records the durable hard state (the host writes it to the group state store). */
+  setHardState(hs: HardState, cs: ConfState | undefined): void {
+    this.hardState = hs;
+    if (cs) this.confState = cs;
+  }
+
+  /** Offset after the last record of entry `index` (the high watermark once it commits). */
+  endOffsetOf(index: number): number {
+    return this.map.endOffsetOf(Math.max(index, this.map.firstIndex - 1));
+  }
+
+  baseOffsetOf(index: number): number {
+    return this.map.baseOffset(index);
+  }
+
+  /** Offset after the last entry in the log, committed or not. */
+  get logEndOffset(): number {
+    return this.map.endOffset;
+  }
+}

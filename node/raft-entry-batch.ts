@@ -1,0 +1,50 @@
+/**
+ * How Raft entries that carry no client data (a new leader's no-op, a membership change) are
+ * stored in a partition's log: as Kafka control batches with one control record, the way KRaft
+ * stores its own Raft control records. The bytes are a pure function of (offset, term, entry), so
+ * every replica writes identical batches; consumers skip control batches as Kafka clients do.
+ *
+ * Control record key: int16 version (0), int16 type. Types 100/101 are Ferry's own, outside the
+ * range Kafka assigns (0-6), so no Kafka tool mistakes them for transaction markers.
+ * Timestamps are -1 (Kafka's "no timestamp") so they never drive time-based rolling or lookups.
+ */
+import { decodeBatch, encodeBatch, type BatchHeader } from '../log/index.js';
+import type { Entry, EntryType } from '../raft/types.js';
+
+export const controlTypeRaftNoop = 100;
+export const controlTypeRaftConf = 101;
+const noTimestamp = -1;
+
+function controlKey(type: number): Buffer {
+  const key = Buffer.alloc(4);
+  key.writeInt16BE(0, 0);
+  key.writeInt16BE(type, 2);
+  return key;
+}
+
+/** The control batch standing for a no-op or conf entry (base offset set by the log on append). */
+export function controlBatchFor(entry: Entry): Buffer {
+  if (entry.type === 'normal') throw new Error(`entry ${entry.index} is normal: its data is already a batch`);
+  const type = entry.type === 'noop' ? controlTypeRaftNoop : controlTypeRaftConf;
+  return encodeBatch({
+    isControl: true,
+    partitionLeaderEpoch: entry.term,
+    baseTimestamp: noTimestamp,
+    records: [{ key: controlKey(type), value: entry.type === 'conf' ? Buffer.from(entry.data) : null, timestamp: noTimestamp }],
+  });
+}
+
+/**
+ * The entry type and data a stored batch stands for. `batch` is one whole batch as read from the
+ * log; normal batches are returned as they are (no copy), control batches are decoded (rare).
+ */
+export function entryPayloadOf(batch: Buffer, header: BatchHeader): { type: EntryType; data: Uint8Array } {
+  if (!header.isControl) return { type: 'normal', data: batch };
+  const record = decodeBatch(batch).records[0];
+  const key = record?.key;
+  if (!record || !key || key.length !== 4) throw new Error(`control batch at ${header.baseOffset} has no Ferry control record`);
+  const type = key.readInt16BE(2);
+  if (type === controlTypeRaftNoop) return { type: 'noop', data: new Uint8Array(0) };
+  if (type === controlTypeRaftConf && record.value) return { type: 'conf', data: new Uint8Array(record.value) };
+  throw new Error(`control batch at ${header.baseOffset} has unknown control type ${type}`);
+}

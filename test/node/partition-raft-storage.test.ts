@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeBatch, PartitionLog, readBatchHeader } from '../../log/index.js';
+import { encodeConfChange } from '../../raft/confchange.js';
+import { asIndex, asNodeId, asTerm, type Entry } from '../../raft/types.js';
+import type { StoredGroup } from '../../node/group-state-store.js';
+import { PartitionRaftStorage } from '../../node/partition-raft-storage.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function openLog(dir?: string): Promise<{ dir: string; log: PartitionLog }> {
+  const d = dir ?? mkdtempSync(path.join(os.tmpdir(), 'ferry-prs-'));
+  if (!dir) dirs.push(d);
+  return { dir: d, log: await PartitionLog.open(d) };
+}
+
+const bootstrapped: StoredGroup = {
+  hardState: { term: 1, vote: 0, commit: 1 },
+  confState: { voters: [1, 2, 3], learners: [] },
+  snapshot: { index: 1, term: 1, nextOffset: 0, confState: { voters: [1, 2, 3], learners: [] }, data: new Uint8Array(0) },
+};
+
+function batchOf(n: number, tag: string): Buffer {
+  return encodeBatch({ records: Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`${tag}-${i}`), timestamp: 1_700_000_000_000 + i })) });
+}
+
+const entry = (index: number, term: number, type: Entry['type'], data: Uint8Array = new Uint8Array(0)): Entry =>
+  ({ index: asIndex(index), term: asTerm(term), type, data });
+
+describe('PartitionRaftStorage', () => {
+  it('stores entries as batches, assigns offsets on the leader path, and reads them back', async () => {
+    const { log } = await openLog();
+    const s = PartitionRaftStorage.open(log, bootstrapped);
+    expect([s.firstIndex(), s.lastIndex(), s.term(asIndex(1))]).toEqual([2, 1, 1]);
+    const b1 = batchOf(3, 'a');
+    const b2 = batchOf(2, 'b');
+    s.markLocalProposal(b1);
+    s.markLocalProposal(b2);
+    const conf = encodeConfChange({ type: 'addLearner', nodeId: asNodeId(4) });
+    s.append([entry(2, 2, 'noop'), entry(3, 2, 'normal', b1), entry(4, 2, 'conf', conf), entry(5, 2, 'normal', b2)]);
+    // The leader's own batches were stamped in place with their offsets and term.
+    expect(readBatchHeader(b1)).toMatchObject({ baseOffset: 1, partitionLeaderEpoch: 2 });
+    expect(readBatchHeader(b2)).toMatchObject({ baseOffset: 5, partitionLeaderEpoch: 2 });
+    expect([s.lastIndex(), s.logEndOffset, s.endOffsetOf(3), s.baseOffsetOf(5)]).toEqual([5, 7, 4, 5]);
+
+    const read = s.entries(asIndex(2), asIndex(6), 1 << 20)!;
+    expect(read.map((e) => [e.index, e.term, e.type])).toEqual([[2, 2, 'noop'], [3, 2, 'normal'], [4, 2, 'conf'], [5, 2, 'normal']]);
+    expect(Buffer.from(read[1]!.data).equals(b1)).toBe(true);
+    expect(read[2]!.data).toEqual(conf);
+    // Byte-bounded, but never empty.
+    expect(s.entries(asIndex(3), asIndex(6), 1)!.map((e) => e.index)).toEqual([3]);
+    expect(s.entries(asIndex(1), asIndex(3), 100)).toBeUndefined();
+    await log.close();
+  });
+
+  it('rebuilds the same map on reopen from a header scan', async () => {
+    const { dir, log } = await openLog();
+    const s = PartitionRaftStorage.open(log, bootstrapped);
+    const batches = [batchOf(1, 'x'), batchOf(4, 'y'), batchOf(2, 'z')];
+    batches.forEach((b) => s.markLocalProposal(b));
+    s.append([entry(2, 3, 'noop'), ...batches.map((b, i) => entry(3 + i, 3, 'normal', b))]);
+    await log.flush();
+    await log.close();
+
+    const again = await openLog(dir);
+    const r = PartitionRaftStorage.open(again.log, { ...bootstrapped, hardState: { term: 3, vote: 1, commit: 99 } });
+    expect([r.lastIndex(), r.logEndOffset, r.term(asIndex(4)), r.endOffsetOf(4)]).toEqual([5, 8, 3, 6]);
+    // A commit beyond the log (possible with fsync=never) is clipped to what is held.
+    expect(r.initialState().hardState.commit).toBe(5);
+    await again.log.close();
+  });
+
+  it('replaces a conflicting tail, and fails fast when a follower copy does not continue the log', async () => {
+    const { log } = await openLog();
+    const s = PartitionRaftStorage.open(log, bootstrapped);
+    const leaderBatch = (n: number, tag: string, baseOffset: number, term: number) => {
+      const b = batchOf(n, tag);
+      b.writeBigInt64BE(BigInt(baseOffset), 0); // as a leader stamped it
+      b.writeInt32BE(term, 12);
+      return b;
+    };
+    s.append([entry(2, 2, 'normal', leaderBatch(2, 'a', 0, 2)), entry(3, 2, 'normal', leaderBatch(2, 'b', 2, 2))]);
+    expect(s.logEndOffset).toBe(4);
+    // A new leader (term 3) overwrote index 3 with a 5-record batch.
+    s.append([entry(3, 3, 'normal', leaderBatch(5, 'c', 2, 3))]);
+    expect([s.lastIndex(), s.logEndOffset, s.term(asIndex(3))]).toEqual([3, 7, 3]);
+    expect(log.logEndOffset).toBe(7);
+    expect(() => s.append([entry(4, 3, 'normal', leaderBatch(1, 'd', 9, 3))])).toThrow(/replica log diverged at index 4/);
+    expect(log.logEndOffset).toBe(7);
+    expect(() => s.append([entry(9, 3, 'noop')])).toThrow(/leaves a gap/);
+    await log.close();
+  });
+});
