@@ -1,0 +1,62 @@
+/**
+ * Proposers waiting for their Raft entry's fate, in index order. An entry proposed at (index,
+ * term) succeeded iff the entry that reaches the awaited point at that index has the same term;
+ * a different term means it was replaced and definitely did not happen. No decision before the
+ * timeout means the outcome is unknown, and the error says so.
+ */
+import { ReplicaError } from './replica-error.js';
+
+interface Waiter {
+  readonly index: number;
+  readonly term: number;
+  readonly resolve: () => void;
+  readonly reject: (err: ReplicaError) => void;
+  done: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class CommitWaiters {
+  private queue: Waiter[] = [];
+
+  /** `what` names the point awaited in messages: "commit" or "persist". */
+  constructor(private readonly what: string) {}
+
+  get size(): number {
+    return this.queue.length;
+  }
+
+  wait(index: number, term: number, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter = { index, term, resolve, reject, done: false, timer: undefined };
+      w.timer = setTimeout(() => this.finish(w, new ReplicaError('TIMEOUT',
+        `no ${this.what} decision for Raft entry ${index} within ${timeoutMs} ms; the write may or may not have happened`)), timeoutMs);
+      const last = this.queue[this.queue.length - 1];
+      if (last && last.index >= index) throw new Error(`waiter for entry ${index} queued after ${last.index}`);
+      this.queue.push(w);
+    });
+  }
+
+  /** Every waiter up to `lastIndex` learns its fate; `termAt` gives the term now at an index. */
+  settleThrough(lastIndex: number, termAt: (index: number) => number | undefined): void {
+    let n = 0;
+    while (n < this.queue.length && this.queue[n]!.index <= lastIndex) {
+      const w = this.queue[n]!;
+      if (termAt(w.index) === w.term) this.finish(w, undefined);
+      else this.finish(w, new ReplicaError('NOT_LEADER', `leadership changed and Raft entry ${w.index} was replaced: the write did not happen`));
+      n += 1;
+    }
+    if (n > 0) this.queue = this.queue.slice(n);
+  }
+
+  abortAll(reason: string): void {
+    for (const w of this.queue.splice(0)) this.finish(w, new ReplicaError('NOT_LEADER', reason));
+  }
+
+  private finish(w: Waiter, err: ReplicaError | undefined): void {
+    if (w.done) return;
+    w.done = true;
+    if (w.timer) clearTimeout(w.timer);
+    if (err) w.reject(err);
+    else w.resolve();
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * One partition replica hosted on this node: the Raft group's applier (commit → high watermark,
+ * produce waiters answered, long-polling fetches woken) and the produce/fetch entry points.
+ *
+ * A produce with acks=all is answered when its entry commits *with the term it was proposed in*.
+ * If a different entry commits at that index, the write definitely did not happen (NOT_LEADER,
+ * retriable). If neither happens before the request's timeout (leadership moved and the new
+ * leader has not yet decided), the outcome is unknown and the answer says so (TIMEOUT): the
+ * caller must not assume either way. The chaos checker relies on this distinction.
+ */
+import { isLogError, validateBatch, type PartitionLog } from '../log/index.js';
+import type { Entry, Index, Status } from '../raft/index.js';
+import { CommitWaiters } from './commit-waiters.js';
+import type { GroupApplier, RaftHost } from './raft-host.js';
+import type { PartitionRaftStorage } from './partition-raft-storage.js';
+import { ReplicaError } from './replica-error.js';
+
+export type Acks = 'all' | 'leader' | 'none';
+
+interface FetchWaiter {
+  readonly offset: number;
+  readonly wake: () => void;
+}
+
+export interface ReplicaLimits {
+  /** Largest batch accepted, in bytes (the topic's max.message.bytes). */
+  readonly maxMessageBytes: number;
+}
+
+export class PartitionReplica implements GroupApplier {
+  private highWatermark: number;
+  private status: Status | undefined;
+  private readonly waitingForCommit = new CommitWaiters('commit');
+  private readonly waitingForPersist = new CommitWaiters('persist');
+  private fetchWaiters: FetchWaiter[] = [];
+
+  constructor(
+    readonly key: string,
+    private readonly host: RaftHost,
+    private readonly storage: PartitionRaftStorage,
+    private readonly limits: ReplicaLimits,
+  ) {
+    this.highWatermark = storage.endOffsetOf(storage.initialState().hardState.commit);
+  }
+
+  get log(): PartitionLog {
+    return this.storage.log;
+  }
+
+  get hw(): number {
+    return this.highWatermark;
+  }
+
+  get isLeader(): boolean {
+    return this.status?.role === 'leader';
+  }
+
+  get leaderId(): number {
+    return this.status?.leader ?? 0;
+  }
+
+  get term(): number {
+    return this.status?.term ?? 0;
+  }
+
+  raftStatus(): Status | undefined {
+    return this.host.status(this.key);
+  }
+
+  /** Validates, proposes and waits as `acks` asks. Resolves with the batch's base offset. */
+  produce(batch: Buffer, acks: Acks, timeoutMs: number): Promise<number> {
+    try {
+      validateBatch(batch, this.limits.maxMessageBytes);
+    } catch (err) {
+      if (!isLogError(err)) throw err;
+      const code = err.code === 'BATCH_TOO_LARGE' ? 'MESSAGE_TOO_LARGE' : err.code === 'UNSUPPORTED_COMPRESSION' ? 'UNSUPPORTED_COMPRESSION' : 'CORRUPT_MESSAGE';
+      return Promise.reject(new ReplicaError(code, err.message));
+    }
+    if (!this.isLeader) return Promise.reject(this.notLeader());
+    const r = this.host.propose(this.key, batch);
+    if (!r) return Promise.reject(new ReplicaError('NOT_LEADER', `partition ${this.key} is no longer hosted here`));
+    if (!r.ok) {
+      if (r.code === 'overloaded') return Promise.reject(new ReplicaError('THROTTLED', `partition ${this.key}: ${r.message}`));
+      return Promise.reject(this.notLeader(r.message));
+    }
+    if (acks === 'none') return Promise.resolve(-1);
+    const waiters = acks === 'all' ? this.waitingForCommit : this.waitingForPersist;
+    return waiters.wait(r.index, r.term, timeoutMs).then(() => this.storage.baseOffsetOf(r.index));
+  }
+
+  private notLeader(detail?: string): ReplicaError {
+    const leader = this.leaderId;
+    const msg = `node is not the leader of partition ${this.key}${leader ? `; node ${leader} is` : '; no leader is known yet'}` +
+      (detail ? ` (${detail})` : '');
+    return new ReplicaError(leader ? 'NOT_LEADER' : 'LEADER_NOT_AVAILABLE', msg, leader || undefined);
+  }
+
+  // ---- GroupApplier ------------------------------------------------------------------------
+
+  onPersisted(lastIndex: number): void {
+    this.waitingForPersist.settleThrough(lastIndex, (i) => this.storage.term(i as Index));
+  }
+
+  onCommitted(entries: readonly Entry[]): void {
+    const first = entries[0]!.index;
+    const last = entries[entries.length - 1]!.index;
+    this.waitingForCommit.settleThrough(last, (i) => entries[i - first]?.term);
+    const hw = this.storage.endOffsetOf(last);
+    if (hw < this.highWatermark) throw new Error(`high watermark of ${this.key} would move back from ${this.highWatermark} to ${hw}`);
+    this.highWatermark = hw;
+    if (this.fetchWaiters.length > 0) {
+      const keep: FetchWaiter[] = [];
+      for (const f of this.fetchWaiters) {
+        if (f.offset < hw) f.wake();
+        else keep.push(f);
+      }
+      this.fetchWaiters = keep;
+    }
+  }
+
+  onStatus(status: Status): void {
+    this.status = status;
+  }
+
+  // ---- fetch -------------------------------------------------------------------------------
+
+  /**
+   * Committed batches from `offset`, at most ~maxBytes (at least one whole batch). A replica
+   * never returns anything at or above its high watermark. Below the log start, or (on the
+   * leader) above the high watermark, is OFFSET_OUT_OF_RANGE with both bounds in the message.
+   */
+  read(offset: number, maxBytes: number): { records: Buffer; highWatermark: number; logStartOffset: number } {
+    const start = this.log.logStartOffset;
+    const hw = this.highWatermark;
+    if (offset < start || (this.isLeader && offset > hw)) {
+      throw new ReplicaError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${start}, ${hw}] of partition ${this.key}`);
+    }
+    if (offset >= hw) return { records: Buffer.alloc(0), highWatermark: hw, logStartOffset: start };
+    const r = this.log.read(offset, maxBytes, hw);
+    return { records: r.records, highWatermark: hw, logStartOffset: start };
+  }
+
+  /**
+   * `ready` resolves once the high watermark passes `offset`; `cancel` stops waiting (and
+   * resolves it). The caller bounds the wait with its own timer (the fetch's max wait).
+   */
+  waitForData(offset: number): { ready: Promise<void>; cancel: () => void } {
+    if (offset < this.highWatermark) return { ready: Promise.resolve(), cancel: () => undefined };
+    let waiter: FetchWaiter | undefined;
+    const ready = new Promise<void>((resolve) => {
+      waiter = { offset, wake: resolve };
+      this.fetchWaiters.push(waiter);
+    });
+    return {
+      ready,
+      cancel: () => {
+        this.fetchWaiters = this.fetchWaiters.filter((f) => f !== waiter);
+        waiter?.wake();
+      },
+    };
+  }
+
+  /** Fails every pending produce (the replica is being removed or the node is stopping). */
+  abortAll(reason: string): void {
+    this.waitingForCommit.abortAll(reason);
+    this.waitingForPersist.abortAll(reason);
+    for (const f of this.fetchWaiters.splice(0)) f.wake();
+  }
+}

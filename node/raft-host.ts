@@ -1,0 +1,265 @@
+/**
+ * Multi-raft: one event loop drives the Ready cycles of every Raft group on this node (one per
+ * hosted partition replica, plus the controller's). gRPC handlers and timers only step, tick or
+ * propose and mark the group dirty; the loop then runs cycles until nothing is dirty:
+ *
+ *   1. gather a Ready from every dirty group that has one
+ *   2. PERSIST all of them: entries to the page cache (sync writes), then every touched log's
+ *      fsync in parallel with one LevelDB batch for hard states: one group commit across
+ *      batches *and* partitions
+ *   3. SEND every message, one frame per peer
+ *   4. APPLY committed entries (the group's applier: waiters, high watermark, state machines)
+ *   5. ADVANCE each group, which may release acknowledgements for the next cycle
+ *
+ * Anything that breaks an invariant here (a diverged replica log, a failed fsync) stops the
+ * process: a node that cannot keep promise 1 must not keep answering.
+ */
+import { randomInt } from 'node:crypto';
+import type { Logger } from 'pino';
+import { RawNode, Xoshiro128, type Entry, type Message, type ProposeResult, type Ready, type Status } from '../raft/index.js';
+import type { ConfChange, NodeId } from '../raft/types.js';
+import type { FsyncPolicy } from './config.js';
+import type { GroupStateStore } from './group-state-store.js';
+import type { PartitionRaftStorage } from './partition-raft-storage.js';
+
+/** What the host sends messages through (the gRPC PeerTransport, or an in-memory one in tests). */
+export interface MessageSink {
+  send(group: string, message: Message): void;
+  flush(): void;
+}
+
+/** A group's state machine side: told about durability and commits, in order. */
+export interface GroupApplier {
+  /** Entries up to `lastIndex` are durable on this node (acks=leader can answer). */
+  onPersisted(lastIndex: number): void;
+  /** Committed entries, in index order, exactly once per node lifetime. */
+  onCommitted(entries: readonly Entry[]): void;
+  /** Called when the group's role, leader or term changed. */
+  onStatus(status: Status): void;
+}
+
+export interface RaftTimingConfig {
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatIntervalTicks: number;
+}
+
+interface HostedGroup {
+  readonly key: string;
+  readonly raw: RawNode;
+  readonly storage: PartitionRaftStorage;
+  readonly applier: GroupApplier;
+  lastTerm: number;
+  lastVote: number;
+  removed: boolean;
+  /** What onStatus last reported, to call it on changes only. */
+  seen: { role: string; leader: number; term: number };
+}
+
+export interface RaftHostOptions {
+  readonly nodeId: NodeId;
+  readonly store: GroupStateStore;
+  readonly sink: MessageSink;
+  readonly fsync: FsyncPolicy;
+  readonly timing: RaftTimingConfig;
+  readonly log: Logger;
+  /** Seed for election jitter; random unless a test fixes it. */
+  readonly seed?: number;
+  /** Called when the loop hits an invariant violation or an I/O failure it cannot survive. */
+  readonly onFatal: (err: unknown) => void;
+}
+
+export class RaftHost {
+  private readonly groups = new Map<string, HostedGroup>();
+  private readonly dirty = new Set<HostedGroup>();
+  private scheduled = false;
+  private running = false;
+  private stopped = false;
+  private readonly idle: Array<() => void> = [];
+  private seedCounter: number;
+
+  constructor(private readonly options: RaftHostOptions) {
+    this.seedCounter = options.seed ?? randomInt(2 ** 31);
+  }
+
+  get groupCount(): number {
+    return this.groups.size;
+  }
+
+  hasGroup(key: string): boolean {
+    return this.groups.has(key);
+  }
+
+  /**
+   * Starts driving a group. `replayFromSnapshot`: committed entries after the snapshot are handed
+   * to the applier again (a state machine rebuilt from its log, like the controller's); otherwise
+   * the applier starts at the stored commit (a partition: its log *is* the state).
+   */
+  addGroup(key: string, storage: PartitionRaftStorage, applier: GroupApplier, replayFromSnapshot = false): RawNode {
+    if (this.groups.has(key)) throw new Error(`group ${key} is already hosted`);
+    const init = storage.initialState();
+    const raw = new RawNode({
+      id: this.options.nodeId,
+      storage,
+      random: new Xoshiro128(this.seedCounter++),
+      applied: replayFromSnapshot ? storage.firstIndex() - 1 as typeof init.hardState.commit : init.hardState.commit,
+      electionTimeoutTicks: this.options.timing.electionTimeoutTicks,
+      heartbeatIntervalTicks: this.options.timing.heartbeatIntervalTicks,
+    });
+    const g: HostedGroup = { key, raw, storage, applier, lastTerm: init.hardState.term, lastVote: init.hardState.vote, removed: false,
+      seen: { role: '', leader: -1, term: -1 } };
+    this.groups.set(key, g);
+    this.markDirty(g);
+    return raw;
+  }
+
+  /** Stops driving a group (topic deleted, replica moved). Its files are the caller's to remove. */
+  removeGroup(key: string): void {
+    const g = this.groups.get(key);
+    if (!g) return;
+    g.removed = true;
+    this.groups.delete(key);
+    this.dirty.delete(g);
+  }
+
+  status(key: string): Status | undefined {
+    return this.groups.get(key)?.raw.status();
+  }
+
+  /** Ticks every group: one timer for all of them, never one per group. */
+  tick(): void {
+    for (const g of this.groups.values()) {
+      g.raw.tick();
+      if (g.raw.hasReady() || this.statusChanged(g)) this.markDirty(g);
+    }
+  }
+
+  /** A message from a peer. Messages for groups not hosted here are dropped (Raft resends). */
+  step(key: string, message: Message): void {
+    const g = this.groups.get(key);
+    if (!g) return;
+    g.raw.step(message);
+    this.markDirty(g);
+  }
+
+  propose(key: string, data: Uint8Array): ProposeResult | undefined {
+    const g = this.groups.get(key);
+    if (!g) return undefined;
+    g.storage.markLocalProposal(data);
+    const r = g.raw.propose(data);
+    if (r.ok) this.markDirty(g);
+    return r;
+  }
+
+  proposeConfChange(key: string, cc: ConfChange): ProposeResult | undefined {
+    const g = this.groups.get(key);
+    if (!g) return undefined;
+    const r = g.raw.proposeConfChange(cc);
+    if (r.ok) this.markDirty(g);
+    return r;
+  }
+
+  transferLeadership(key: string, to: NodeId): ProposeResult | undefined {
+    const g = this.groups.get(key);
+    if (!g) return undefined;
+    const r = g.raw.transferLeadership(to);
+    this.markDirty(g);
+    return r;
+  }
+
+  campaign(key: string): void {
+    const g = this.groups.get(key);
+    if (!g) return;
+    g.raw.campaign();
+    this.markDirty(g);
+  }
+
+  /** Resolves when the loop has nothing left to do (tests and shutdown). */
+  whenIdle(): Promise<void> {
+    if (!this.running && !this.scheduled) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private markDirty(g: HostedGroup): void {
+    this.dirty.add(g);
+    if (!this.scheduled && !this.running && !this.stopped) {
+      this.scheduled = true;
+      setImmediate(() => void this.run());
+    }
+  }
+
+  private async run(): Promise<void> {
+    this.scheduled = false;
+    this.running = true;
+    try {
+      while (this.dirty.size > 0 && !this.stopped) await this.cycle();
+    } catch (err) {
+      this.stopped = true;
+      this.options.onFatal(err);
+    } finally {
+      this.running = false;
+      for (const resolve of this.idle.splice(0)) resolve();
+    }
+  }
+
+  private statusChanged(g: HostedGroup): boolean {
+    const r = g.raw.raft;
+    return r.role !== g.seen.role || r.lead !== g.seen.leader || r.term !== g.seen.term;
+  }
+
+  private noticeStatus(g: HostedGroup): void {
+    if (g.removed || !this.statusChanged(g)) return;
+    const r = g.raw.raft;
+    g.seen = { role: r.role, leader: r.lead, term: r.term };
+    g.applier.onStatus(g.raw.status());
+  }
+
+  private async cycle(): Promise<void> {
+    const batch: Array<[HostedGroup, Ready]> = [];
+    for (const g of this.dirty) {
+      if (g.removed) continue;
+      if (g.raw.hasReady()) batch.push([g, g.raw.ready()]);
+      else this.noticeStatus(g);
+    }
+    this.dirty.clear();
+    if (batch.length === 0) return;
+    await this.persist(batch);
+    for (const [g, rd] of batch) for (const m of rd.messages) this.options.sink.send(g.key, m);
+    this.options.sink.flush();
+    for (const [g, rd] of batch) {
+      const last = rd.entries[rd.entries.length - 1];
+      if (last) g.applier.onPersisted(last.index);
+      if (rd.committedEntries.length > 0) g.applier.onCommitted(rd.committedEntries);
+    }
+    for (const [g, rd] of batch) {
+      g.raw.advance(rd);
+      if (g.removed) continue;
+      this.noticeStatus(g);
+      if (g.raw.hasReady()) this.dirty.add(g);
+    }
+  }
+
+  private async persist(batch: ReadonlyArray<[HostedGroup, Ready]>): Promise<void> {
+    const flushes: Promise<unknown>[] = [];
+    for (const [g, rd] of batch) {
+      if (rd.snapshot) throw new Error(`group ${g.key}: snapshot install is not supported yet`);
+      g.storage.append(rd.entries);
+      if (rd.hardState || rd.confState) {
+        const hs = rd.hardState ?? g.storage.initialState().hardState;
+        // Term and vote must be on disk before a message that depends on them leaves; commit need not.
+        const mustSyncHardState = hs.term !== g.lastTerm || hs.vote !== g.lastVote;
+        g.storage.setHardState(hs, rd.confState);
+        this.options.store.setHardState(g.key, { term: hs.term, vote: hs.vote, commit: hs.commit }, mustSyncHardState);
+        if (rd.confState) this.options.store.setConfState(g.key, { voters: [...rd.confState.voters], learners: [...rd.confState.learners] });
+        g.lastTerm = hs.term;
+        g.lastVote = hs.vote;
+      }
+      if (rd.mustSync && rd.entries.length > 0 && this.options.fsync === 'always') flushes.push(g.storage.log.flush());
+    }
+    flushes.push(this.options.store.commit());
+    await Promise.all(flushes);
+  }
+}

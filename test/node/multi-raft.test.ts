@@ -1,0 +1,170 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeBatch, encodeBatch, PartitionLog } from '../../log/index.js';
+import { asNodeId, type Message, type NodeId } from '../../raft/index.js';
+import { GroupStateStore } from '../../node/group-state-store.js';
+import { loadOrBootstrapGroup } from '../../node/group-bootstrap.js';
+import { PartitionRaftStorage } from '../../node/partition-raft-storage.js';
+import { PartitionReplica } from '../../node/partition-replica.js';
+import { RaftHost, type MessageSink } from '../../node/raft-host.js';
+import { ReplicaError } from '../../node/replica-error.js';
+
+const log = pino({ level: 'silent' });
+const group = '7/0';
+
+interface TestNode {
+  id: NodeId;
+  dir: string;
+  store: GroupStateStore;
+  plog: PartitionLog;
+  host: RaftHost;
+  replica: PartitionReplica;
+  up: boolean;
+}
+
+class Cluster {
+  nodes = new Map<number, TestNode>();
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly root = mkdtempSync(path.join(os.tmpdir(), 'ferry-multiraft-'));
+
+  async start(ids: number[]): Promise<void> {
+    for (const id of ids) await this.startNode(id, ids);
+    this.ticker = setInterval(() => {
+      for (const n of this.nodes.values()) if (n.up) n.host.tick();
+    }, 5);
+  }
+
+  async startNode(id: number, voters: number[]): Promise<TestNode> {
+    const dir = path.join(this.root, `n${id}`);
+    const store = await GroupStateStore.open(path.join(dir, 'meta'));
+    const stored = await loadOrBootstrapGroup(store, group, { voters, learners: [] });
+    const plog = await PartitionLog.open(path.join(dir, 'p'));
+    const storage = PartitionRaftStorage.open(plog, stored);
+    const outbox: Array<[string, Message]> = [];
+    const sink: MessageSink = {
+      send: (g, m) => outbox.push([g, m]),
+      flush: () => {
+        for (const [g, m] of outbox.splice(0)) {
+          const to = this.nodes.get(m.to);
+          if (to?.up && this.nodes.get(id)?.up) setImmediate(() => to.up && to.host.step(g, m));
+        }
+      },
+    };
+    const host = new RaftHost({
+      nodeId: asNodeId(id), store, sink, fsync: 'always', timing: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 }, log,
+      seed: id * 7919, onFatal: (err) => { throw err; },
+    });
+    const replica = new PartitionReplica(group, host, storage, { maxMessageBytes: 1 << 20 });
+    host.addGroup(group, storage, replica);
+    const node: TestNode = { id: asNodeId(id), dir, store, plog, host, replica, up: true };
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  async kill(id: number): Promise<void> {
+    const n = this.nodes.get(id)!;
+    n.up = false;
+    n.host.stop();
+    await n.host.whenIdle();
+    n.replica.abortAll('node stopped');
+    await n.plog.close();
+    await n.store.close();
+  }
+
+  async leader(timeoutMs = 5_000): Promise<TestNode> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const leaders = [...this.nodes.values()].filter((n) => n.up && n.replica.isLeader);
+      if (leaders.length === 1) return leaders[0]!;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('no single leader in time');
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.ticker);
+    for (const n of this.nodes.values()) if (n.up) await this.kill(n.id);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+const clusters: Cluster[] = [];
+afterEach(async () => {
+  for (const c of clusters.splice(0)) await c.stop();
+});
+
+const batch = (value: string) => encodeBatch({ records: [{ key: null, value: Buffer.from(value), timestamp: Date.now() }] });
+
+function valuesOf(records: Buffer): string[] {
+  const out: string[] = [];
+  for (let pos = 0; pos < records.length;) {
+    const size = 12 + records.readInt32BE(pos + 8);
+    const b = decodeBatch(records.subarray(pos, pos + size));
+    if (!b.isControl) for (const r of b.records) out.push(`${r.offset}:${r.value?.toString()}`);
+    pos += size;
+  }
+  return out;
+}
+
+describe('multi-raft host with real logs (in-memory network)', () => {
+  it('elects a leader, commits acks=all produces at dense offsets, and replicates identical logs', async () => {
+    const c = new Cluster();
+    clusters.push(c);
+    await c.start([1, 2, 3]);
+    const leader = await c.leader();
+    const offsets = await Promise.all(['a', 'b', 'c', 'd'].map((v) => leader.replica.produce(batch(v), 'all', 5_000)));
+    // The leader's no-op control batch takes offset 0.
+    expect(offsets).toEqual([1, 2, 3, 4]);
+    expect(leader.replica.hw).toBe(5);
+    expect(valuesOf(leader.replica.read(0, 1 << 20).records)).toEqual(['1:a', '2:b', '3:c', '4:d']);
+    // Followers catch up to the same bytes.
+    for (const n of c.nodes.values()) {
+      const deadline = Date.now() + 3_000;
+      while (n.replica.hw < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(n.replica.hw).toBe(5);
+      expect(n.plog.read(0, 1 << 20).records.equals(leader.plog.read(0, 1 << 20).records)).toBe(true);
+    }
+  });
+
+  it('answers a non-leader with NOT_LEADER and the leader hint, and rejects a corrupt batch', async () => {
+    const c = new Cluster();
+    clusters.push(c);
+    await c.start([1, 2, 3]);
+    const leader = await c.leader();
+    const follower = [...c.nodes.values()].find((n) => n !== leader)!;
+    await new Promise((r) => setTimeout(r, 100)); // followers learn the leader from its appends
+    const err = await follower.replica.produce(batch('x'), 'all', 1_000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReplicaError);
+    expect(err).toMatchObject({ code: 'NOT_LEADER', leaderHint: leader.id });
+    const bad = batch('y');
+    bad[bad.length - 1] ^= 0xff;
+    await expect(leader.replica.produce(bad, 'all', 1_000)).rejects.toMatchObject({ code: 'CORRUPT_MESSAGE' });
+    expect(leader.replica.hw).toBe(1);
+  });
+
+  it('after the leader is killed, a new leader serves every acknowledged record at its offset', async () => {
+    const c = new Cluster();
+    clusters.push(c);
+    await c.start([1, 2, 3]);
+    const first = await c.leader();
+    const acked = new Map<number, string>();
+    for (let i = 0; i < 20; i += 1) acked.set(await first.replica.produce(batch(`v${i}`), 'all', 5_000), `v${i}`);
+    await c.kill(first.id);
+    const second = await c.leader();
+    expect(second.id).not.toBe(first.id);
+    for (let i = 20; i < 30; i += 1) acked.set(await second.replica.produce(batch(`v${i}`), 'all', 5_000), `v${i}`);
+    const served = new Map(valuesOf(second.replica.read(0, 1 << 20).records).map((s) => {
+      const [o, v] = s.split(':');
+      return [Number(o), v!];
+    }));
+    for (const [offset, value] of acked) expect(served.get(offset)).toBe(value);
+    // The killed node restarts from its disk and catches up.
+    const back = await c.startNode(first.id, [1, 2, 3]);
+    const deadline = Date.now() + 5_000;
+    while (back.replica.hw < second.replica.hw && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(back.plog.read(0, 1 << 20, back.replica.hw).records.equals(second.plog.read(0, 1 << 20, second.replica.hw).records)).toBe(true);
+  });
+});
