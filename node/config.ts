@@ -19,6 +19,8 @@ export interface NodeConfig {
   readonly advertisedAddress: string;
   /** Directory for segments, Raft hard state and metadata. */
   readonly dataDir: string;
+  /** Names the cluster; nodes refuse Raft traffic from another cluster id. */
+  readonly clusterId: string;
   /** Every node of the cluster, this one included: node id → advertised address. */
   readonly peers: ReadonlyMap<number, string>;
   /** Nodes that vote in the controller quorum (default: the three lowest ids). */
@@ -52,6 +54,7 @@ interface Setting<K extends keyof RawConfig> {
 
 interface RawConfig {
   nodeId: number;
+  clusterId: string;
   listenAddress: string;
   advertisedAddress: string | undefined;
   dataDir: string;
@@ -129,6 +132,12 @@ function parseIdList(raw: unknown): Parsed<number[]> {
 
 const settings: { [K in keyof RawConfig]: Setting<K> } = {
   nodeId: { key: 'nodeId', flag: 'node-id', env: 'FERRY_NODE_ID', help: 'this node\'s id (>= 1)', parse: parseInteger(1, 1_000_000) },
+  clusterId: {
+    key: 'clusterId', flag: 'cluster-id', env: 'FERRY_CLUSTER_ID', help: 'cluster name (default ferry)',
+    parse: (raw) => (/^[A-Za-z0-9._-]{1,64}$/.test(String(raw).trim())
+      ? { ok: true, value: String(raw).trim() }
+      : { ok: false, why: `must be 1-64 of [A-Za-z0-9._-], got "${String(raw)}"` }),
+  },
   listenAddress: { key: 'listenAddress', flag: 'listen', env: 'FERRY_LISTEN', help: 'gRPC bind address host:port', parse: parseAddress },
   advertisedAddress: {
     key: 'advertisedAddress', flag: 'advertised', env: 'FERRY_ADVERTISED', help: 'address others dial (default: listen)', parse: parseAddress,
@@ -154,7 +163,7 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
 };
 
 const defaults: Partial<Record<keyof RawConfig, unknown>> = {
-  fsync: 'always', metricsAddress: 'off', tickMs: 20, logLevel: 'info',
+  clusterId: 'ferry', fsync: 'always', metricsAddress: 'off', tickMs: 20, logLevel: 'info',
 };
 
 /** The flag table for `--help`. */
@@ -240,7 +249,7 @@ function finish(raw: Partial<RawConfig>, problems: string[]): NodeConfig {
     throw new ConfigError([`advertisedAddress: ${advertisedAddress} is a wildcard; set --advertised to an address others can dial`]);
   }
   return {
-    nodeId: raw.nodeId!, listenAddress, advertisedAddress, dataDir: raw.dataDir!, peers: raw.peers!,
+    nodeId: raw.nodeId!, clusterId: raw.clusterId!, listenAddress, advertisedAddress, dataDir: raw.dataDir!, peers: raw.peers!,
     controllerNodeIds, fsync: raw.fsync!, metricsAddress: raw.metricsAddress ?? null, tickMs: raw.tickMs!, logLevel: raw.logLevel!,
   };
 }

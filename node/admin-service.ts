@@ -1,0 +1,181 @@
+/**
+ * Metadata and topic administration. Metadata is answered from this node's replica of the
+ * controller log; partition leaders come from the Raft groups hosted here (other partitions are
+ * reported with leader -1 and the client follows NOT_LEADER hints). Create/delete are decided by
+ * the controller leader: any other node forwards the request there, so a client may ask anyone.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { TopicInfo } from '../controller/metadata-state.js';
+import { placeReplicas } from '../controller/placement.js';
+import { parseTopicConfig, topicConfigToStrings, validateTopicName } from '../controller/topic-config.js';
+import { ferryGrpc } from '../proto/load.js';
+import type { CreateTopicRequest__Output } from '../proto/gen/ferry/v1/CreateTopicRequest.js';
+import type { CreateTopicResponse } from '../proto/gen/ferry/v1/CreateTopicResponse.js';
+import type { DeleteTopicRequest__Output } from '../proto/gen/ferry/v1/DeleteTopicRequest.js';
+import type { DeleteTopicResponse } from '../proto/gen/ferry/v1/DeleteTopicResponse.js';
+import type { DescribeTopicRequest__Output } from '../proto/gen/ferry/v1/DescribeTopicRequest.js';
+import type { DescribeTopicResponse } from '../proto/gen/ferry/v1/DescribeTopicResponse.js';
+import type { FerryServiceClient } from '../proto/gen/ferry/v1/FerryService.js';
+import type { MetadataRequest__Output } from '../proto/gen/ferry/v1/MetadataRequest.js';
+import type { MetadataResponse } from '../proto/gen/ferry/v1/MetadataResponse.js';
+import type { PartitionDescription } from '../proto/gen/ferry/v1/PartitionDescription.js';
+import type { TopicMetadata } from '../proto/gen/ferry/v1/TopicMetadata.js';
+import type { ControllerReplica } from './controller-replica.js';
+import type { PartitionReplica } from './partition-replica.js';
+import { noError, toWireError, wireError } from './proto-errors.js';
+import { ReplicaError } from './replica-error.js';
+
+export const topicPartitionsMax = 10_000;
+const adminTimeoutMsDefault = 10_000;
+
+export interface AdminContext {
+  readonly selfId: number;
+  readonly controller: ControllerReplica;
+  /** Every node of the cluster: id → advertised address. */
+  readonly brokers: ReadonlyMap<number, string>;
+  /** The replica of a partition hosted here, if any. */
+  hostedReplica(topicId: number, partition: number): PartitionReplica | undefined;
+  /** The default replication factor: min(3, brokers). */
+  readonly defaultReplicationFactor: number;
+}
+
+export class AdminService {
+  private readonly forwardClients = new Map<number, FerryServiceClient>();
+  private topicCounter = 0;
+
+  constructor(private readonly ctx: AdminContext, private readonly log: Logger) {}
+
+  close(): void {
+    for (const c of this.forwardClients.values()) c.close();
+  }
+
+  private topicMetadata(t: TopicInfo): TopicMetadata {
+    return {
+      name: t.name, error: noError, configs: topicConfigToStrings(t.config),
+      partitions: t.partitions.map((p) => {
+        const replica = this.ctx.hostedReplica(t.topicId, p.partition);
+        const leader = replica?.leaderId || -1;
+        return {
+          partition: p.partition, replicas: [...p.replicas], inSyncReplicas: [...p.replicas],
+          leaderId: leader, leaderEpoch: replica?.term ?? -1,
+          error: leader > 0 ? noError : wireError('LEADER_NOT_AVAILABLE', 'leader unknown on this node; ask a replica'),
+        };
+      }),
+    };
+  }
+
+  metadata(req: MetadataRequest__Output): MetadataResponse {
+    const state = this.ctx.controller.state;
+    const names = req.topics.length > 0 ? req.topics : [...state.topics()].map((t) => t.name).sort();
+    return {
+      brokers: [...this.ctx.brokers].map(([nodeId, address]) => ({ nodeId, address, rack: '', alive: true })),
+      controllerId: this.ctx.controller.leaderId || -1,
+      metadataVersion: state.version,
+      topics: names.map((name) => {
+        const t = state.topic(name);
+        return t ? this.topicMetadata(t) : { name, error: wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" does not exist`), partitions: [] };
+      }),
+    };
+  }
+
+  private forwardClient(nodeId: number): FerryServiceClient | undefined {
+    const address = this.ctx.brokers.get(nodeId);
+    if (!address) return undefined;
+    let c = this.forwardClients.get(nodeId);
+    if (!c) {
+      c = new (ferryGrpc().ferry.v1.FerryService)(address, grpc.credentials.createInsecure());
+      this.forwardClients.set(nodeId, c);
+    }
+    return c;
+  }
+
+  /** Runs `local` on the controller leader, or forwards `req` there via `method`. */
+  private async onController<Req, Res extends { error?: unknown }>(
+    req: Req,
+    method: 'CreateTopic' | 'DeleteTopic',
+    local: () => Promise<Res>,
+    failed: (err: ReturnType<typeof wireError>) => Res,
+  ): Promise<Res> {
+    const controller = this.ctx.controller;
+    if (controller.isLeader) return local();
+    const leader = controller.leaderId;
+    const client = leader && leader !== this.ctx.selfId ? this.forwardClient(leader) : undefined;
+    if (!client) return failed(wireError('LEADER_NOT_AVAILABLE', 'the controller has no leader yet; retry shortly'));
+    return new Promise<Res>((resolve) => {
+      const deadline = new Date(Date.now() + adminTimeoutMsDefault);
+      (client[method] as (r: Req, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: Res) => void) => void)(req, { deadline }, (err, res) => {
+        if (err || !res) resolve(failed(wireError('LEADER_NOT_AVAILABLE', `forwarding to controller node ${leader} failed: ${err?.message ?? 'no answer'}`)));
+        else resolve(res);
+      });
+    });
+  }
+
+  createTopic(req: CreateTopicRequest__Output): Promise<CreateTopicResponse> {
+    const fail = (error: ReturnType<typeof wireError>): CreateTopicResponse => ({ error });
+    const nameProblem = validateTopicName(req.name);
+    if (nameProblem) return Promise.resolve(fail(wireError('INVALID_REQUEST', nameProblem)));
+    if (!Number.isInteger(req.partitions) || req.partitions < 1 || req.partitions > topicPartitionsMax) {
+      return Promise.resolve(fail(wireError('INVALID_REQUEST', `partitions must be 1-${topicPartitionsMax}, got ${req.partitions}`)));
+    }
+    const config = parseTopicConfig(req.configs);
+    if (!config.ok) return Promise.resolve(fail(wireError('INVALID_CONFIG', config.problems.join('; '))));
+    return this.onController(req, 'CreateTopic', async () => {
+      const rf = req.replicationFactor || this.ctx.defaultReplicationFactor;
+      const live = [...this.ctx.brokers.keys()].map((nodeId) => ({ nodeId, rack: '' }));
+      const placed = placeReplicas(live, req.partitions, rf, this.topicCounter++);
+      if (!placed.ok) return fail(wireError('INVALID_REPLICATION_FACTOR', placed.problem));
+      try {
+        const result = await this.ctx.controller.propose(
+          { type: 'createTopic', name: req.name, config: config.value, replicas: placed.replicas },
+          req.timeoutMs || adminTimeoutMsDefault,
+        );
+        if (!result.ok) return fail(wireError(result.code, result.message));
+        this.log.info({ topic: req.name, topicId: result.topic?.topicId, partitions: req.partitions, rf }, 'topic created');
+        return { error: noError, topic: this.topicMetadata(result.topic!) };
+      } catch (e) {
+        return fail(toWireError(e, (id) => this.ctx.brokers.get(id)));
+      }
+    }, fail);
+  }
+
+  deleteTopic(req: DeleteTopicRequest__Output): Promise<DeleteTopicResponse> {
+    const fail = (error: ReturnType<typeof wireError>): DeleteTopicResponse => ({ error });
+    if (!this.ctx.controller.state.topic(req.name)) {
+      return Promise.resolve(fail(wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.name}" does not exist`)));
+    }
+    return this.onController(req, 'DeleteTopic', async () => {
+      try {
+        const result = await this.ctx.controller.propose({ type: 'deleteTopic', name: req.name }, req.timeoutMs || adminTimeoutMsDefault);
+        return result.ok ? { error: noError } : fail(wireError(result.code, result.message));
+      } catch (e) {
+        return fail(toWireError(e, (id) => this.ctx.brokers.get(id)));
+      }
+    }, fail);
+  }
+
+  describeTopic(req: DescribeTopicRequest__Output): DescribeTopicResponse {
+    const t = this.ctx.controller.state.topic(req.name);
+    if (!t) return { error: wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.name}" does not exist`), partitions: [] };
+    const partitions = t.partitions.map((p): PartitionDescription => {
+      const replica = this.ctx.hostedReplica(t.topicId, p.partition);
+      if (!replica) {
+        const hint = p.replicas[0]!;
+        return { partition: p.partition, error: toWireError(new ReplicaError('NOT_LEADER', `partition ${p.partition} is not hosted on node ${this.ctx.selfId}`, hint),
+          (id) => this.ctx.brokers.get(id)), leaderId: -1, replicas: [] };
+      }
+      const status = replica.raftStatus();
+      const progress = status?.progress;
+      return {
+        partition: p.partition, error: noError, leaderId: replica.leaderId || -1, leaderEpoch: replica.term,
+        logStartOffset: replica.log.logStartOffset, highWatermark: replica.hw, logEndOffset: replica.log.logEndOffset,
+        sizeBytes: replica.log.sizeBytes,
+        replicas: p.replicas.map((nodeId) => {
+          const pr = progress?.get(nodeId as never);
+          return { nodeId, logEndOffset: -1, inSync: pr ? pr.match >= (status?.commit ?? 0) || pr.recentActive : false };
+        }),
+      };
+    });
+    return { error: noError, topic: this.topicMetadata(t), partitions };
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * A Ferry node: wires configuration, the group state store, the peer transport, the multi-raft
+ * host, the controller replica, the partition replicas it hosts and the gRPC services together,
+ * and takes them apart again in the right order on shutdown.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { PartitionLog } from '../log/index.js';
+import { asNodeId, type NodeId } from '../raft/index.js';
+import { partitionGroupKey, type MetadataState, type TopicInfo } from '../controller/metadata-state.js';
+import { ferryGrpc } from '../proto/load.js';
+import { AdminService } from './admin-service.js';
+import type { NodeConfig } from './config.js';
+import { grpcMessageBytesMax } from './constants.js';
+import { ControllerReplica, controllerGroupKey } from './controller-replica.js';
+import { DataService, type ReplicaDirectory } from './data-service.js';
+import { loadOrBootstrapGroup } from './group-bootstrap.js';
+import { GroupStateStore } from './group-state-store.js';
+import { PartitionRaftStorage } from './partition-raft-storage.js';
+import { PartitionReplica } from './partition-replica.js';
+import { PeerTransport } from './peer-transport.js';
+import { RaftHost } from './raft-host.js';
+import { ReplicaError } from './replica-error.js';
+import { serveClientApi } from './client-api.js';
+
+/** Raft timing in ticks; with the default 20 ms tick a leader is suspected after 200-400 ms. */
+const raftTiming = { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 };
+/** How long shutdown waits for leadership to move away before closing anyway. */
+const shutdownTransferMs = 2_000;
+
+interface HostedPartition {
+  readonly topic: TopicInfo;
+  readonly partition: number;
+  readonly replica: PartitionReplica;
+  readonly log: PartitionLog;
+}
+
+export class Broker implements ReplicaDirectory {
+  private readonly partitions = new Map<string, HostedPartition>();
+  private readonly partitionsByName = new Map<string, string>();
+  private reconciling: Promise<void> = Promise.resolve();
+  private ticker: NodeJS.Timeout | undefined;
+  private stopping = false;
+
+  private constructor(
+    readonly config: NodeConfig,
+    private readonly log: Logger,
+    private readonly store: GroupStateStore,
+    private readonly transport: PeerTransport,
+    readonly host: RaftHost,
+    readonly controller: ControllerReplica,
+    private readonly controllerLog: PartitionLog,
+    private readonly server: grpc.Server,
+    private readonly admin: AdminService,
+    readonly port: number,
+  ) {}
+
+  static async start(config: NodeConfig, log: Logger, onFatal: (err: unknown) => void): Promise<Broker> {
+    mkdirSync(config.dataDir, { recursive: true });
+    const store = await GroupStateStore.open(path.join(config.dataDir, 'meta'));
+    const selfId = asNodeId(config.nodeId);
+    const peers = new Map<NodeId, string>([...config.peers].map(([id, addr]) => [asNodeId(id), addr]));
+    const holder: { host?: RaftHost } = {};
+    const transport = new PeerTransport({
+      selfId, clusterId: config.clusterId, peers, log,
+      deliver: (group, message) => holder.host?.step(group, message),
+    });
+    const host = new RaftHost({ nodeId: selfId, store, sink: transport, fsync: config.fsync, timing: raftTiming, log, onFatal });
+    holder.host = host;
+
+    const voters = config.controllerNodeIds;
+    const learners = [...config.peers.keys()].filter((id) => !voters.includes(id));
+    const controllerLog = await PartitionLog.open(path.join(config.dataDir, 'controller'), {}, log);
+    const stored = await loadOrBootstrapGroup(store, controllerGroupKey, { voters, learners });
+    const brokerRef: { broker?: Broker } = {};
+    const controller = new ControllerReplica(host, (state) => brokerRef.broker?.onMetadata(state));
+    host.addGroup(controllerGroupKey, PartitionRaftStorage.open(controllerLog, stored), controller, true);
+
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': grpcMessageBytesMax, 'grpc.max_send_message_length': grpcMessageBytesMax });
+    const admin = new AdminService({
+      selfId: config.nodeId, controller, brokers: config.peers,
+      defaultReplicationFactor: Math.min(3, config.peers.size),
+      hostedReplica: (topicId, partition) => brokerRef.broker?.partitions.get(partitionGroupKey(topicId, partition))?.replica,
+    }, log);
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(config.listenAddress, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+    const broker = new Broker(config, log, store, transport, host, controller, controllerLog, server, admin, port);
+    brokerRef.broker = broker;
+    server.addService(ferryGrpc().ferry.v1.RaftTransportService.service, transport.serviceImplementation());
+    serveClientApi(server, admin, new DataService(broker, log));
+    broker.ticker = setInterval(() => host.tick(), config.tickMs);
+    log.info({ listen: config.listenAddress, advertised: config.advertisedAddress, port }, 'node started');
+    return broker;
+  }
+
+  // ---- ReplicaDirectory --------------------------------------------------------------------
+
+  replica(topic: string, partition: number): PartitionReplica {
+    const t = this.controller.state.topic(topic);
+    if (!t) throw new ReplicaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}" does not exist`);
+    const p = t.partitions[partition];
+    if (!p) throw new ReplicaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}" has partitions 0-${t.partitions.length - 1}, not ${partition}`);
+    const hosted = this.partitions.get(partitionGroupKey(t.topicId, partition));
+    if (!hosted) {
+      throw new ReplicaError('NOT_LEADER', `partition ${topic}/${partition} is not hosted on node ${this.config.nodeId}`, p.replicas[0]);
+    }
+    return hosted.replica;
+  }
+
+  addressOf(nodeId: number): string | undefined {
+    return this.config.peers.get(nodeId);
+  }
+
+  /** Partition replicas hosted here, by "<topic>/<partition>" name. */
+  hostedPartitions(): ReadonlyMap<string, string> {
+    return this.partitionsByName;
+  }
+
+  // ---- metadata → hosted replicas ------------------------------------------------------------
+
+  private onMetadata(state: MetadataState): void {
+    this.reconciling = this.reconciling.then(() => this.reconcile(state)).catch((err: unknown) => {
+      this.log.error({ err }, 'failed to reconcile hosted partitions with metadata');
+    });
+  }
+
+  /** Opens replicas this node should host and closes those it no longer should. */
+  private async reconcile(state: MetadataState): Promise<void> {
+    if (this.stopping) return;
+    const wanted = new Set<string>();
+    for (const topic of state.topics()) {
+      for (const p of topic.partitions) {
+        if (!p.replicas.includes(this.config.nodeId)) continue;
+        const key = partitionGroupKey(topic.topicId, p.partition);
+        wanted.add(key);
+        if (!this.partitions.has(key)) await this.openPartition(topic, p.partition, p.replicas);
+      }
+    }
+    for (const [key, hosted] of this.partitions) {
+      if (wanted.has(key)) continue;
+      this.host.removeGroup(key);
+      hosted.replica.abortAll(`topic ${hosted.topic.name} was deleted`);
+      this.partitions.delete(key);
+      this.partitionsByName.delete(`${hosted.topic.name}/${hosted.partition}`);
+      await hosted.log.close();
+      this.store.deleteGroup(key);
+      await this.store.commit();
+      rmSync(this.partitionDir(hosted.topic.topicId, hosted.partition), { recursive: true, force: true });
+      this.log.info({ partition: key, topic: hosted.topic.name }, 'partition replica removed');
+    }
+  }
+
+  private partitionDir(topicId: number, partition: number): string {
+    return path.join(this.config.dataDir, 'partitions', `${topicId}-${partition}`);
+  }
+
+  private async openPartition(topic: TopicInfo, partition: number, replicas: readonly number[]): Promise<void> {
+    const key = partitionGroupKey(topic.topicId, partition);
+    const stored = await loadOrBootstrapGroup(this.store, key, { voters: replicas, learners: [] });
+    const plog = await PartitionLog.open(this.partitionDir(topic.topicId, partition), {
+      segmentBytes: topic.config.segmentBytes, segmentMs: topic.config.segmentMs,
+      maxBatchBytes: Math.max(topic.config.maxMessageBytes, 1024 * 1024),
+    }, this.log);
+    if (this.stopping) {
+      await plog.close();
+      return;
+    }
+    const storage = PartitionRaftStorage.open(plog, stored);
+    const replica = new PartitionReplica(key, this.host, storage, { maxMessageBytes: topic.config.maxMessageBytes });
+    this.partitions.set(key, { topic, partition, replica, log: plog });
+    this.partitionsByName.set(`${topic.name}/${partition}`, key);
+    this.host.addGroup(key, storage, replica);
+    this.log.info({ partition: key, topic: topic.name, replicas }, 'partition replica opened');
+  }
+
+  // ---- shutdown ----------------------------------------------------------------------------
+
+  /** Moves leadership of every group this node leads to another voter, then stops. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.reconciling;
+    await this.transferLeadershipAway();
+    clearInterval(this.ticker);
+    this.host.stop();
+    await this.host.whenIdle();
+    for (const p of this.partitions.values()) p.replica.abortAll('node shutting down');
+    this.controller.abortAll('node shutting down');
+    this.transport.close();
+    this.admin.close();
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    for (const p of this.partitions.values()) await p.log.close();
+    await this.controllerLog.close();
+    await this.store.close();
+    this.log.info('node stopped');
+  }
+
+  private async transferLeadershipAway(): Promise<void> {
+    const led = (): string[] => [controllerGroupKey, ...this.partitions.keys()].filter((k) => this.host.status(k)?.role === 'leader');
+    for (const key of led()) {
+      const status = this.host.status(key)!;
+      // The most caught-up other voter takes over.
+      const target = [...(status.progress ?? new Map())]
+        .filter(([id, pr]) => id !== status.id && !pr.isLearner)
+        .sort((a, b) => b[1].match - a[1].match)[0]?.[0];
+      if (target !== undefined) this.host.transferLeadership(key, target);
+    }
+    const deadline = Date.now() + shutdownTransferMs;
+    while (led().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const left = led();
+    if (left.length > 0) this.log.warn({ groups: left }, 'shutting down while still leading (no voter could take over in time)');
+  }
+}

@@ -1,0 +1,26 @@
+/** Binds the ferry.v1.FerryService methods to the admin and data services. */
+import type * as grpc from '@grpc/grpc-js';
+import { ferryGrpc } from '../proto/load.js';
+import type { FerryServiceHandlers } from '../proto/gen/ferry/v1/FerryService.js';
+import type { AdminService } from './admin-service.js';
+import type { DataService } from './data-service.js';
+
+export function serveClientApi(server: grpc.Server, admin: AdminService, data: DataService): void {
+  const handlers: FerryServiceHandlers = {
+    Metadata: (call, done) => done(null, admin.metadata(call.request)),
+    CreateTopic: (call, done) => void admin.createTopic(call.request).then((r) => done(null, r), (e: Error) => done(e)),
+    DeleteTopic: (call, done) => void admin.deleteTopic(call.request).then((r) => done(null, r), (e: Error) => done(e)),
+    DescribeTopic: (call, done) => done(null, admin.describeTopic(call.request)),
+    Produce: (call, done) => void data.produce(call.request, call.getPeer()).then((r) => done(null, r), (e: Error) => done(e)),
+    Fetch: (call, done) => {
+      let cancelled = false;
+      call.on('cancelled', () => {
+        cancelled = true;
+      });
+      void data.fetch(call.request, () => cancelled).then((r) => done(null, r), (e: Error) => done(e));
+    },
+    FetchStream: (call) => void data.fetchStream(call).catch(() => call.end()),
+    ListOffsets: (call, done) => done(null, data.listOffsets(call.request)),
+  };
+  server.addService(ferryGrpc().ferry.v1.FerryService.service, handlers);
+}

@@ -1,0 +1,189 @@
+/**
+ * The data path of the client API: Produce, Fetch, FetchStream and ListOffsets. Handlers find the
+ * hosted replica, call it and shape the answer; they never touch Raft directly. Memory is bounded
+ * per connection: bytes of produce requests in flight past connectionInflightBytesMax are refused
+ * with THROTTLED (retriable), never queued.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { readBatchHeader } from '../log/index.js';
+import type { FetchPartitionResult } from '../proto/gen/ferry/v1/FetchPartitionResult.js';
+import type { FetchRequest__Output } from '../proto/gen/ferry/v1/FetchRequest.js';
+import type { FetchResponse } from '../proto/gen/ferry/v1/FetchResponse.js';
+import type { FetchStreamRequest__Output } from '../proto/gen/ferry/v1/FetchStreamRequest.js';
+import type { FetchStreamResponse } from '../proto/gen/ferry/v1/FetchStreamResponse.js';
+import type { ListOffsetsRequest__Output } from '../proto/gen/ferry/v1/ListOffsetsRequest.js';
+import type { ListOffsetsResponse } from '../proto/gen/ferry/v1/ListOffsetsResponse.js';
+import type { ListOffsetsResult } from '../proto/gen/ferry/v1/ListOffsetsResult.js';
+import type { ProducePartitionResult } from '../proto/gen/ferry/v1/ProducePartitionResult.js';
+import type { ProduceRequest__Output } from '../proto/gen/ferry/v1/ProduceRequest.js';
+import type { ProduceResponse } from '../proto/gen/ferry/v1/ProduceResponse.js';
+import {
+  connectionInflightBytesMax, fetchBytesDefault, fetchBytesMax, fetchWaitMsMax, produceTimeoutMsDefault, produceTimeoutMsMax,
+  requestPartitionsMax,
+} from './constants.js';
+import type { PartitionReplica, Acks } from './partition-replica.js';
+import { noError, toWireError, wireError } from './proto-errors.js';
+import { ReplicaError } from './replica-error.js';
+
+/** How the services find replicas; the broker implements it. */
+export interface ReplicaDirectory {
+  /** The hosted replica, or a ReplicaError (unknown topic, or not hosted here: NOT_LEADER + hint). */
+  replica(topic: string, partition: number): PartitionReplica;
+  addressOf(nodeId: number): string | undefined;
+}
+
+const acksOf: Record<string, Acks> = { ACKS_UNSPECIFIED: 'all', ACKS_ALL: 'all', ACKS_LEADER: 'leader', ACKS_NONE: 'none' };
+
+export class DataService {
+  private readonly inflightByPeer = new Map<string, number>();
+
+  constructor(private readonly dir: ReplicaDirectory, private readonly log: Logger) {}
+
+  private err(e: unknown) {
+    if (!(e instanceof ReplicaError)) this.log.error({ err: e }, 'unexpected error in the data path');
+    return toWireError(e, (id) => this.dir.addressOf(id));
+  }
+
+  async produce(req: ProduceRequest__Output, peer: string): Promise<ProduceResponse> {
+    if (req.partitions.length > requestPartitionsMax) {
+      const e = wireError('INVALID_REQUEST', `a produce may carry at most ${requestPartitionsMax} partitions, got ${req.partitions.length}`);
+      return { results: req.partitions.map((p) => ({ topic: p.topic, partition: p.partition, error: e, baseOffset: -1, logStartOffset: -1 })) };
+    }
+    const acks = acksOf[req.acks] ?? 'all';
+    const timeoutMs = Math.min(req.timeoutMs || produceTimeoutMsDefault, produceTimeoutMsMax);
+    const bytes = req.partitions.reduce((n, p) => n + p.batch.length, 0);
+    const inflight = this.inflightByPeer.get(peer) ?? 0;
+    if (inflight > 0 && inflight + bytes > connectionInflightBytesMax) {
+      const e = wireError('THROTTLED', `connection has ${inflight} produce bytes in flight (limit ${connectionInflightBytesMax}); retry after a back-off`);
+      return { results: req.partitions.map((p) => ({ topic: p.topic, partition: p.partition, error: e, baseOffset: -1, logStartOffset: -1 })) };
+    }
+    this.inflightByPeer.set(peer, inflight + bytes);
+    try {
+      const results = await Promise.all(req.partitions.map(async (p): Promise<ProducePartitionResult> => {
+        try {
+          const replica = this.dir.replica(p.topic, p.partition);
+          const baseOffset = await replica.produce(p.batch, acks, timeoutMs);
+          return { topic: p.topic, partition: p.partition, error: noError, baseOffset, logStartOffset: replica.log.logStartOffset };
+        } catch (e) {
+          return { topic: p.topic, partition: p.partition, error: this.err(e), baseOffset: -1, logStartOffset: -1 };
+        }
+      }));
+      return { results };
+    } finally {
+      const left = (this.inflightByPeer.get(peer) ?? bytes) - bytes;
+      if (left <= 0) this.inflightByPeer.delete(peer);
+      else this.inflightByPeer.set(peer, left);
+    }
+  }
+
+  private readOne(topic: string, partition: number, offset: number, maxBytes: number): FetchPartitionResult {
+    try {
+      const r = this.dir.replica(topic, partition).read(offset, maxBytes);
+      return { topic, partition, error: noError, highWatermark: r.highWatermark, logStartOffset: r.logStartOffset, records: r.records };
+    } catch (e) {
+      return { topic, partition, error: this.err(e), highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
+    }
+  }
+
+  async fetch(req: FetchRequest__Output, cancelled: () => boolean): Promise<FetchResponse> {
+    if (req.partitions.length > requestPartitionsMax) {
+      const e = wireError('INVALID_REQUEST', `a fetch may name at most ${requestPartitionsMax} partitions, got ${req.partitions.length}`);
+      return { results: req.partitions.map((p) => ({ topic: p.topic, partition: p.partition, error: e, highWatermark: -1, logStartOffset: -1 })) };
+    }
+    const maxWaitMs = Math.min(req.maxWaitMs, fetchWaitMsMax);
+    const deadline = Date.now() + maxWaitMs;
+    const minBytes = Math.max(1, req.minBytes);
+    for (;;) {
+      let budget = Math.min(req.maxBytes || fetchBytesMax, fetchBytesMax);
+      const results = req.partitions.map((p) => {
+        const r = this.readOne(p.topic, p.partition, p.fetchOffset, Math.max(1, Math.min(p.maxBytes || fetchBytesDefault, budget)));
+        budget = Math.max(0, budget - (r.records as Buffer | undefined ?? Buffer.alloc(0)).length);
+        return r;
+      });
+      const got = results.reduce((n, r) => n + ((r.records as Buffer | undefined)?.length ?? 0), 0);
+      const anyError = results.some((r) => r.error?.code !== 'ERROR_CODE_NONE');
+      const remaining = deadline - Date.now();
+      if (got >= minBytes || anyError || remaining <= 0 || cancelled()) return { results };
+      await this.waitForAny(req.partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.fetchOffset })), remaining);
+    }
+  }
+
+  /** Resolves when any named partition's high watermark passes its offset, or after `ms`. */
+  private async waitForAny(wanted: Array<{ topic: string; partition: number; offset: number }>, ms: number): Promise<void> {
+    const waits = wanted.flatMap((w) => {
+      try {
+        return [this.dir.replica(w.topic, w.partition).waitForData(w.offset)];
+      } catch {
+        return [];
+      }
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    });
+    await Promise.race([timeout, ...waits.map((w) => w.ready)]);
+    clearTimeout(timer);
+    for (const w of waits) w.cancel();
+  }
+
+  /** Pushes committed batches of one partition until the client cancels or an error occurs. */
+  async fetchStream(call: grpc.ServerWritableStream<FetchStreamRequest__Output, FetchStreamResponse>): Promise<void> {
+    const { topic, partition } = call.request;
+    let offset = call.request.startOffset;
+    const maxBytes = Math.min(call.request.maxBytes || fetchBytesDefault, fetchBytesMax);
+    let cancelled = false;
+    call.on('cancelled', () => {
+      cancelled = true;
+    });
+    while (!cancelled) {
+      const r = this.readOne(topic, partition, offset, maxBytes);
+      const records = r.records as Buffer;
+      if (r.error?.code !== 'ERROR_CODE_NONE' || records.length > 0) {
+        const ok = call.write({ result: r });
+        if (r.error?.code !== 'ERROR_CODE_NONE') break;
+        offset = nextOffsetAfter(records, offset);
+        if (!ok) await new Promise((resolve) => call.once('drain', resolve));
+        continue;
+      }
+      await this.waitForAny([{ topic, partition, offset }], fetchWaitMsMax);
+    }
+    call.end();
+  }
+
+  listOffsets(req: ListOffsetsRequest__Output): ListOffsetsResponse {
+    const results = req.partitions.slice(0, requestPartitionsMax).map((p): ListOffsetsResult => {
+      try {
+        const replica = this.dir.replica(p.topic, p.partition);
+        const hw = replica.hw;
+        switch (p.spec) {
+          case 'OFFSET_SPEC_EARLIEST':
+            return { topic: p.topic, partition: p.partition, error: noError, offset: replica.log.logStartOffset, timestampMs: -1 };
+          case 'OFFSET_SPEC_LATEST':
+            return { topic: p.topic, partition: p.partition, error: noError, offset: hw, timestampMs: -1 };
+          case 'OFFSET_SPEC_TIMESTAMP': {
+            const found = replica.log.offsetForTimestamp(p.timestampMs);
+            const offset = found === null || found >= hw ? hw : found;
+            return { topic: p.topic, partition: p.partition, error: noError, offset, timestampMs: offset === hw ? -1 : p.timestampMs };
+          }
+          default:
+            throw new ReplicaError('INVALID_REQUEST', `list offsets needs a spec (EARLIEST, LATEST or TIMESTAMP), got ${p.spec}`);
+        }
+      } catch (e) {
+        return { topic: p.topic, partition: p.partition, error: this.err(e), offset: -1, timestampMs: -1 };
+      }
+    });
+    return { results };
+  }
+}
+
+/** The offset after the last batch in `records` (whole batches back to back). */
+export function nextOffsetAfter(records: Buffer, fallback: number): number {
+  let next = fallback;
+  for (let pos = 0; pos < records.length;) {
+    const h = readBatchHeader(records, pos);
+    next = h.lastOffset + 1;
+    pos += h.sizeBytes;
+  }
+  return next;
+}
