@@ -1,0 +1,94 @@
+/** Topic administration and cluster inspection. */
+import type { CreateTopicResponse__Output } from '../proto/gen/ferry/v1/CreateTopicResponse.js';
+import type { DeleteTopicResponse__Output } from '../proto/gen/ferry/v1/DeleteTopicResponse.js';
+import type { DescribeTopicResponse__Output } from '../proto/gen/ferry/v1/DescribeTopicResponse.js';
+import type { MetadataResponse__Output } from '../proto/gen/ferry/v1/MetadataResponse.js';
+import type { PartitionDescription__Output } from '../proto/gen/ferry/v1/PartitionDescription.js';
+import { type ConnectionPool, unary } from './connection-pool.js';
+import { FerryError } from './errors.js';
+import type { MetadataCache } from './metadata-cache.js';
+
+export interface CreateTopicOptions {
+  readonly partitions?: number;
+  readonly replicationFactor?: number;
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+/** Retries retriable failures (no controller leader yet, a node restarting) with back-off. */
+async function withRetries<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let i = 0; ; i += 1) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof FerryError) || !err.retriable || i + 1 >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** i, 1_000)));
+    }
+  }
+}
+
+export class Admin {
+  constructor(private readonly pool: ConnectionPool, private readonly metadata: MetadataCache, private readonly timeoutMs = 15_000) {}
+
+  async createTopic(name: string, options: CreateTopicOptions = {}): Promise<void> {
+    await withRetries(async () => {
+      const res = await unary<object, CreateTopicResponse__Output>(this.pool.get(this.metadata.anyAddress()), 'CreateTopic', {
+        name, partitions: options.partitions ?? 1, replicationFactor: options.replicationFactor ?? 0, configs: options.configs ?? {}, timeoutMs: this.timeoutMs,
+      }, this.timeoutMs + 1_000);
+      const err = FerryError.fromWire(res.error, `create topic ${name}`);
+      if (err) throw err;
+    });
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    await withRetries(async () => {
+      const res = await unary<object, DeleteTopicResponse__Output>(this.pool.get(this.metadata.anyAddress()), 'DeleteTopic',
+        { name, timeoutMs: this.timeoutMs }, this.timeoutMs + 1_000);
+      const err = FerryError.fromWire(res.error, `delete topic ${name}`);
+      if (err) throw err;
+    });
+  }
+
+  /** Round-trip time of a Metadata call to one node in ms, or undefined if it does not answer. */
+  async ping(address: string, timeoutMs = 2_000): Promise<number | undefined> {
+    const started = Date.now();
+    try {
+      await unary<object, MetadataResponse__Output>(this.pool.get(address), 'Metadata', { topics: ['__ping__'] }, timeoutMs);
+      return Date.now() - started;
+    } catch {
+      return undefined;
+    }
+  }
+
+  metadata$(topics: readonly string[] = []): Promise<MetadataResponse__Output> {
+    return withRetries(() => this.metadata.refresh(topics));
+  }
+
+  /**
+   * Each partition as its leader sees it (log start, high watermark, size, replicas). Asks every
+   * broker and keeps, per partition, the answer of the node that leads it.
+   */
+  async describeTopic(name: string): Promise<PartitionDescription__Output[]> {
+    const md = await this.metadata$([name]);
+    const t = md.topics[0];
+    const err = FerryError.fromWire(t?.error, `describe topic ${name}`);
+    if (err) throw err;
+    const best = new Map<number, PartitionDescription__Output>();
+    await Promise.all(md.brokers.map(async (b) => {
+      try {
+        const res = await unary<object, DescribeTopicResponse__Output>(this.pool.get(b.address), 'DescribeTopic', { name }, this.timeoutMs);
+        for (const p of res.partitions) {
+          if (p.error?.code !== 'ERROR_CODE_NONE') continue;
+          const known = best.get(p.partition);
+          const leads = p.leaderId === b.nodeId;
+          if (!known || leads || (known.leaderId !== -1 && p.leaderEpoch > known.leaderEpoch)) best.set(p.partition, p);
+        }
+      } catch {
+        // A node that is down simply contributes nothing; its partitions show as unknown.
+      }
+    }));
+    return t!.partitions.map((p) => best.get(p.partition) ?? {
+      partition: p.partition, error: { code: 'ERROR_CODE_LEADER_NOT_AVAILABLE', message: 'no replica answered', retriable: true, leaderHintNodeId: -1, leaderHintAddress: '' },
+      leaderId: -1, leaderEpoch: -1, logStartOffset: -1, highWatermark: -1, logEndOffset: -1, sizeBytes: 0, replicas: [],
+    });
+  }
+}

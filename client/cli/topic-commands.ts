@@ -1,0 +1,77 @@
+/** `ferry topic create|list|describe|delete`. */
+import type { Command } from 'commander';
+import { clientFrom, parseIntegerOption, UsageError, type GlobalOptions } from './context.js';
+
+function parseConfigs(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--config takes key=value, got "${pair}"`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+function table(rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
+  return rows.map((r) => r.map((v, c) => String(v).padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function registerTopicCommands(program: Command, globals: () => GlobalOptions): void {
+  const topic = program.command('topic').description('create, list, describe and delete topics');
+
+  topic.command('create <name>')
+    .description('create a topic')
+    .option('-p, --partitions <n>', 'number of partitions', parseIntegerOption('--partitions', 1, 10_000), 1)
+    .option('-r, --replication-factor <n>', 'replicas per partition (default: min(3, brokers))', parseIntegerOption('--replication-factor', 1, 100))
+    .option('-c, --config <key=value...>', 'topic config, e.g. retention.ms=86400000', [])
+    .action(async (name: string, o: { partitions: number; replicationFactor?: number; config: string[] }) => {
+      const ferry = clientFrom(globals());
+      try {
+        await ferry.admin.createTopic(name, { partitions: o.partitions, replicationFactor: o.replicationFactor, configs: parseConfigs(o.config) });
+        process.stdout.write(`created topic ${name} with ${o.partitions} partition(s)\n`);
+      } finally {
+        ferry.close();
+      }
+    });
+
+  topic.command('list').description('list topics').action(async () => {
+    const ferry = clientFrom(globals());
+    try {
+      const md = await ferry.admin.metadata$();
+      const rows = [['TOPIC', 'PARTITIONS', 'REPLICAS'], ...md.topics.map((t) => [t.name, t.partitions.length, t.partitions[0]?.replicas.length ?? 0])];
+      process.stdout.write(md.topics.length === 0 ? 'no topics\n' : table(rows));
+    } finally {
+      ferry.close();
+    }
+  });
+
+  topic.command('describe <name>').description('partitions with leader, log start, high watermark and size').action(async (name: string) => {
+    const ferry = clientFrom(globals());
+    try {
+      const md = await ferry.admin.metadata$([name]);
+      const parts = await ferry.admin.describeTopic(name);
+      const configs = md.topics[0]?.configs ?? {};
+      process.stdout.write(`topic ${name}: ${parts.length} partition(s); ${Object.entries(configs).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+      process.stdout.write(table([
+        ['PARTITION', 'LEADER', 'EPOCH', 'LOG-START', 'HIGH-WATERMARK', 'LOG-END', 'SIZE-BYTES', 'REPLICAS (in sync *)'],
+        ...parts.map((p) => [p.partition, p.leaderId, p.leaderEpoch, p.logStartOffset, p.highWatermark, p.logEndOffset, p.sizeBytes,
+          p.replicas.map((r) => `${r.nodeId}${r.inSync ? '*' : ''}`).join(',')]),
+      ]));
+    } finally {
+      ferry.close();
+    }
+  });
+
+  topic.command('delete <name>').description('delete a topic and all its data').action(async (name: string) => {
+    const ferry = clientFrom(globals());
+    try {
+      await ferry.admin.deleteTopic(name);
+      process.stdout.write(`deleted topic ${name}\n`);
+    } finally {
+      ferry.close();
+    }
+  });
+}
+
+export { table };

@@ -1,0 +1,207 @@
+/**
+ * Reads assigned partitions of a topic as an async iterator of records. Each partition has a
+ * fetch loop that long-polls its leader and pushes decoded records into one bounded buffer; the
+ * iterator pulls from it, so a slow reader pushes back on the fetchers instead of growing memory.
+ * Control batches (Raft no-ops, membership changes) are skipped, as Kafka clients skip them,
+ * and so are records below the position (a fetch may start inside a batch).
+ */
+import { decodeBatch, readBatchHeader } from '../log/index.js';
+import type { FetchResponse__Output } from '../proto/gen/ferry/v1/FetchResponse.js';
+import type { ListOffsetsResponse__Output } from '../proto/gen/ferry/v1/ListOffsetsResponse.js';
+import type { OffsetSpec } from '../proto/gen/ferry/v1/OffsetSpec.js';
+import { type ConnectionPool, unary } from './connection-pool.js';
+import { FerryError } from './errors.js';
+import type { MetadataCache } from './metadata-cache.js';
+
+export interface ConsumedRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, Buffer | null>>;
+}
+
+/** Where to start: the earliest or latest offset, an explicit offset, or a timestamp (ms). */
+export type StartPosition = 'earliest' | 'latest' | { readonly offset: number } | { readonly timestamp: number };
+
+export interface ConsumerOptions {
+  readonly topic: string;
+  /** Partitions to read; default all. */
+  readonly partitions?: readonly number[];
+  readonly from?: StartPosition;
+  /** What to do when the position falls outside the log (retention): default "earliest". */
+  readonly autoOffsetReset?: 'earliest' | 'latest' | 'error';
+  /** Long-poll wait per fetch (default 500 ms) and bytes per partition per fetch (default 1 MiB). */
+  readonly maxWaitMs?: number;
+  readonly maxBytes?: number;
+  /** Records buffered ahead of the reader (default 10,000). */
+  readonly bufferRecords?: number;
+  readonly requestTimeoutMs?: number;
+}
+
+export class Consumer implements AsyncIterable<ConsumedRecord> {
+  private readonly buffer: ConsumedRecord[] = [];
+  /** Next offset to fetch, per partition (runs ahead of what the reader has seen). */
+  private readonly positions = new Map<number, number>();
+  /** Next offset the reader will get, per partition. */
+  private readonly consumed = new Map<number, number>();
+  private wakeReader: (() => void) | undefined;
+  private wakeFetchers: Array<() => void> = [];
+  private failure: Error | undefined;
+  private closed = false;
+  private started: Promise<void> | undefined;
+
+  constructor(private readonly pool: ConnectionPool, private readonly metadata: MetadataCache, private readonly opts: ConsumerOptions) {}
+
+  /** The next offset this consumer will return for each partition. */
+  position(partition: number): number | undefined {
+    // With nothing of the partition buffered, the fetch position is the truth: it has moved
+    // past control batches that yield no record.
+    if (!this.buffer.some((r) => r.partition === partition)) return this.positions.get(partition);
+    return this.consumed.get(partition) ?? this.positions.get(partition);
+  }
+
+  /** Moves a partition's position; records already buffered for it are dropped. */
+  seek(partition: number, offset: number): void {
+    if (!Number.isInteger(offset) || offset < 0) throw new FerryError('INVALID_REQUEST', `offset must be an integer >= 0, got ${offset}`, false);
+    this.positions.set(partition, offset);
+    this.consumed.set(partition, offset);
+    for (let i = this.buffer.length - 1; i >= 0; i -= 1) if (this.buffer[i]!.partition === partition) this.buffer.splice(i, 1);
+  }
+
+  private async start(): Promise<void> {
+    const t = await this.metadata.topic(this.opts.topic);
+    const partitions = this.opts.partitions ?? t.partitions.map((p) => p.partition);
+    for (const p of partitions) {
+      if (!t.partitions[p]) throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${this.opts.topic}" has no partition ${p}`, false);
+    }
+    const from = this.opts.from ?? 'earliest';
+    for (const p of partitions) this.positions.set(p, typeof from === 'object' && 'offset' in from ? from.offset : await this.lookup(p, from));
+    for (const p of partitions) void this.fetchLoop(p);
+  }
+
+  /** Resolves a start position through ListOffsets on the partition's leader. */
+  async lookup(partition: number, where: 'earliest' | 'latest' | { readonly timestamp: number }): Promise<number> {
+    const spec: OffsetSpec = where === 'earliest' ? 'OFFSET_SPEC_EARLIEST' : where === 'latest' ? 'OFFSET_SPEC_LATEST' : 'OFFSET_SPEC_TIMESTAMP';
+    const timestampMs = typeof where === 'object' ? where.timestamp : -1;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const address = await this.metadata.leaderAddress(this.opts.topic, partition);
+        const res = await unary<object, ListOffsetsResponse__Output>(this.pool.get(address), 'ListOffsets',
+          { partitions: [{ topic: this.opts.topic, partition, spec, timestampMs }] }, this.opts.requestTimeoutMs ?? 10_000);
+        const r = res.results[0]!;
+        const err = FerryError.fromWire(r.error, `list offsets ${this.opts.topic}/${partition}`);
+        if (!err) return r.offset;
+        throw err;
+      } catch (err) {
+        const e = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
+        this.metadata.learn(this.opts.topic, partition, e);
+        if (!e.retriable || attempt >= 20 || this.closed) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1_000)));
+      }
+    }
+  }
+
+  private async fetchLoop(partition: number): Promise<void> {
+    const cap = this.opts.bufferRecords ?? 10_000;
+    let attempt = 0;
+    while (!this.closed) {
+      if (this.buffer.length >= cap) {
+        await new Promise<void>((r) => this.wakeFetchers.push(r));
+        continue;
+      }
+      const offset = this.positions.get(partition)!;
+      try {
+        const address = await this.metadata.leaderAddress(this.opts.topic, partition);
+        const maxWaitMs = this.opts.maxWaitMs ?? 500;
+        const res = await unary<object, FetchResponse__Output>(this.pool.get(address), 'Fetch', {
+          maxWaitMs, minBytes: 1, partitions: [{ topic: this.opts.topic, partition, fetchOffset: offset, maxBytes: this.opts.maxBytes ?? 1024 * 1024 }],
+        }, maxWaitMs + (this.opts.requestTimeoutMs ?? 10_000));
+        const r = res.results[0]!;
+        const err = FerryError.fromWire(r.error, `fetch ${this.opts.topic}/${partition} at ${offset}`);
+        if (err) throw err;
+        attempt = 0;
+        if (this.positions.get(partition) !== offset) continue; // seek() moved it meanwhile
+        this.absorb(partition, offset, r.records);
+      } catch (err) {
+        const e = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
+        const policy = this.opts.autoOffsetReset ?? 'earliest';
+        if (e.code === 'OFFSET_OUT_OF_RANGE' && policy !== 'error') {
+          this.positions.set(partition, await this.lookup(partition, policy).catch(() => offset));
+          continue;
+        }
+        this.metadata.learn(this.opts.topic, partition, e);
+        if (!e.retriable) {
+          this.fail(e);
+          return;
+        }
+        attempt += 1;
+        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1_000)));
+      }
+    }
+  }
+
+  private absorb(partition: number, from: number, records: Buffer): void {
+    let next = from;
+    for (let pos = 0; pos < records.length;) {
+      const h = readBatchHeader(records, pos);
+      const bytes = records.subarray(pos, pos + h.sizeBytes);
+      pos += h.sizeBytes;
+      if (h.lastOffset < next) continue;
+      if (!h.isControl) {
+        for (const rec of decodeBatch(bytes).records) {
+          if (rec.offset < next) continue;
+          this.buffer.push({
+            topic: this.opts.topic, partition, offset: rec.offset, timestamp: rec.timestamp, key: rec.key, value: rec.value,
+            headers: Object.fromEntries(rec.headers.map((x) => [x.key, x.value])),
+          });
+        }
+      }
+      next = h.lastOffset + 1;
+    }
+    this.positions.set(partition, next);
+    this.wakeReader?.();
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    this.wakeReader?.();
+  }
+
+  /**
+   * Up to `maxRecords` buffered records, waiting at most `maxWaitMs` for the first one (Kafka's
+   * poll). Returns [] on timeout; throws a non-retriable fetch error.
+   */
+  async poll(maxWaitMs: number, maxRecords = 500): Promise<ConsumedRecord[]> {
+    this.started ??= this.start();
+    await this.started;
+    if (this.buffer.length === 0 && !this.failure && !this.closed) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.wakeReader = resolve;
+        timer = setTimeout(resolve, maxWaitMs);
+      });
+      clearTimeout(timer);
+      this.wakeReader = undefined;
+    }
+    if (this.buffer.length === 0 && this.failure) throw this.failure;
+    const out = this.buffer.splice(0, maxRecords);
+    for (const r of out) this.consumed.set(r.partition, r.offset + 1);
+    if (out.length > 0) for (const w of this.wakeFetchers.splice(0)) w();
+    return out;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<ConsumedRecord> {
+    while (!this.closed) {
+      for (const r of await this.poll(1_000)) yield r;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wakeReader?.();
+    for (const w of this.wakeFetchers.splice(0)) w();
+  }
+}
