@@ -4,23 +4,21 @@
  * reported with leader -1 and the client follows NOT_LEADER hints). Create/delete are decided by
  * the controller leader: any other node forwards the request there, so a client may ask anyone.
  */
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { TopicInfo } from '../controller/metadata-state.js';
 import { placeReplicas } from '../controller/placement.js';
 import { parseTopicConfig, topicConfigToStrings, validateTopicName } from '../controller/topic-config.js';
-import { ferryGrpc } from '../proto/load.js';
 import type { CreateTopicRequest__Output } from '../proto/gen/ferry/v1/CreateTopicRequest.js';
 import type { CreateTopicResponse } from '../proto/gen/ferry/v1/CreateTopicResponse.js';
 import type { DeleteTopicRequest__Output } from '../proto/gen/ferry/v1/DeleteTopicRequest.js';
 import type { DeleteTopicResponse } from '../proto/gen/ferry/v1/DeleteTopicResponse.js';
 import type { DescribeTopicRequest__Output } from '../proto/gen/ferry/v1/DescribeTopicRequest.js';
 import type { DescribeTopicResponse } from '../proto/gen/ferry/v1/DescribeTopicResponse.js';
-import type { FerryServiceClient } from '../proto/gen/ferry/v1/FerryService.js';
 import type { MetadataRequest__Output } from '../proto/gen/ferry/v1/MetadataRequest.js';
 import type { MetadataResponse } from '../proto/gen/ferry/v1/MetadataResponse.js';
 import type { PartitionDescription } from '../proto/gen/ferry/v1/PartitionDescription.js';
 import type { TopicMetadata } from '../proto/gen/ferry/v1/TopicMetadata.js';
+import type { ControllerForwarder } from './controller-forwarder.js';
 import type { ControllerReplica } from './controller-replica.js';
 import type { PartitionReplica } from './partition-replica.js';
 import { noError, toWireError, wireError } from './proto-errors.js';
@@ -32,8 +30,10 @@ const adminTimeoutMsDefault = 10_000;
 export interface AdminContext {
   readonly selfId: number;
   readonly controller: ControllerReplica;
-  /** Every node of the cluster: id → advertised address. */
-  readonly brokers: ReadonlyMap<number, string>;
+  /** Runs controller writes on the controller leader (here or forwarded). */
+  readonly forwarder: ControllerForwarder;
+  /** Every node of the cluster: id → the address clients should dial. */
+  brokers(): ReadonlyMap<number, { address: string; rack: string }>;
   /** The replica of a partition hosted here, if any. */
   hostedReplica(topicId: number, partition: number): PartitionReplica | undefined;
   /** The default replication factor: min(3, brokers). */
@@ -41,14 +41,9 @@ export interface AdminContext {
 }
 
 export class AdminService {
-  private readonly forwardClients = new Map<number, FerryServiceClient>();
   private topicCounter = 0;
 
   constructor(private readonly ctx: AdminContext, private readonly log: Logger) {}
-
-  close(): void {
-    for (const c of this.forwardClients.values()) c.close();
-  }
 
   private topicMetadata(t: TopicInfo): TopicMetadata {
     return {
@@ -69,7 +64,7 @@ export class AdminService {
     const state = this.ctx.controller.state;
     const names = req.topics.length > 0 ? req.topics : [...state.topics()].map((t) => t.name).sort();
     return {
-      brokers: [...this.ctx.brokers].map(([nodeId, address]) => ({ nodeId, address, rack: '', alive: true })),
+      brokers: [...this.ctx.brokers()].map(([nodeId, b]) => ({ nodeId, address: b.address, rack: b.rack, alive: true })),
       controllerId: this.ctx.controller.leaderId || -1,
       metadataVersion: state.version,
       topics: names.map((name) => {
@@ -77,38 +72,6 @@ export class AdminService {
         return t ? this.topicMetadata(t) : { name, error: wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" does not exist`), partitions: [] };
       }),
     };
-  }
-
-  private forwardClient(nodeId: number): FerryServiceClient | undefined {
-    const address = this.ctx.brokers.get(nodeId);
-    if (!address) return undefined;
-    let c = this.forwardClients.get(nodeId);
-    if (!c) {
-      c = new (ferryGrpc().ferry.v1.FerryService)(address, grpc.credentials.createInsecure());
-      this.forwardClients.set(nodeId, c);
-    }
-    return c;
-  }
-
-  /** Runs `local` on the controller leader, or forwards `req` there via `method`. */
-  private async onController<Req, Res extends { error?: unknown }>(
-    req: Req,
-    method: 'CreateTopic' | 'DeleteTopic',
-    local: () => Promise<Res>,
-    failed: (err: ReturnType<typeof wireError>) => Res,
-  ): Promise<Res> {
-    const controller = this.ctx.controller;
-    if (controller.isLeader) return local();
-    const leader = controller.leaderId;
-    const client = leader && leader !== this.ctx.selfId ? this.forwardClient(leader) : undefined;
-    if (!client) return failed(wireError('LEADER_NOT_AVAILABLE', 'the controller has no leader yet; retry shortly'));
-    return new Promise<Res>((resolve) => {
-      const deadline = new Date(Date.now() + adminTimeoutMsDefault);
-      (client[method] as (r: Req, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: Res) => void) => void)(req, { deadline }, (err, res) => {
-        if (err || !res) resolve(failed(wireError('LEADER_NOT_AVAILABLE', `forwarding to controller node ${leader} failed: ${err?.message ?? 'no answer'}`)));
-        else resolve(res);
-      });
-    });
   }
 
   createTopic(req: CreateTopicRequest__Output): Promise<CreateTopicResponse> {
@@ -120,9 +83,9 @@ export class AdminService {
     }
     const config = parseTopicConfig(req.configs);
     if (!config.ok) return Promise.resolve(fail(wireError('INVALID_CONFIG', config.problems.join('; '))));
-    return this.onController(req, 'CreateTopic', async () => {
+    return this.ctx.forwarder.run('ferry', 'CreateTopic', req, async () => {
       const rf = req.replicationFactor || this.ctx.defaultReplicationFactor;
-      const live = [...this.ctx.brokers.keys()].map((nodeId) => ({ nodeId, rack: '' }));
+      const live = [...this.ctx.brokers()].map(([nodeId, b]) => ({ nodeId, rack: b.rack }));
       const placed = placeReplicas(live, req.partitions, rf, this.topicCounter++);
       if (!placed.ok) return fail(wireError('INVALID_REPLICATION_FACTOR', placed.problem));
       try {
@@ -134,7 +97,7 @@ export class AdminService {
         this.log.info({ topic: req.name, topicId: result.topic?.topicId, partitions: req.partitions, rf }, 'topic created');
         return { error: noError, topic: this.topicMetadata(result.topic!) };
       } catch (e) {
-        return fail(toWireError(e, (id) => this.ctx.brokers.get(id)));
+        return fail(toWireError(e, (id) => this.ctx.brokers().get(id)?.address));
       }
     }, fail);
   }
@@ -144,12 +107,12 @@ export class AdminService {
     if (!this.ctx.controller.state.topic(req.name)) {
       return Promise.resolve(fail(wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.name}" does not exist`)));
     }
-    return this.onController(req, 'DeleteTopic', async () => {
+    return this.ctx.forwarder.run('ferry', 'DeleteTopic', req, async () => {
       try {
         const result = await this.ctx.controller.propose({ type: 'deleteTopic', name: req.name }, req.timeoutMs || adminTimeoutMsDefault);
         return result.ok ? { error: noError } : fail(wireError(result.code, result.message));
       } catch (e) {
-        return fail(toWireError(e, (id) => this.ctx.brokers.get(id)));
+        return fail(toWireError(e, (id) => this.ctx.brokers().get(id)?.address));
       }
     }, fail);
   }
@@ -162,7 +125,7 @@ export class AdminService {
       if (!replica) {
         const hint = p.replicas[0]!;
         return { partition: p.partition, error: toWireError(new ReplicaError('NOT_LEADER', `partition ${p.partition} is not hosted on node ${this.ctx.selfId}`, hint),
-          (id) => this.ctx.brokers.get(id)), leaderId: -1, replicas: [] };
+          (id) => this.ctx.brokers().get(id)?.address), leaderId: -1, replicas: [] };
       }
       const status = replica.raftStatus();
       const progress = status?.progress;

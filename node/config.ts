@@ -19,6 +19,8 @@ export interface NodeConfig {
   readonly advertisedAddress: string;
   /** Directory for segments, Raft hard state and metadata. */
   readonly dataDir: string;
+  /** Rack or zone label used to spread replicas; empty when unknown. */
+  readonly rack: string;
   /** Names the cluster; nodes refuse Raft traffic from another cluster id. */
   readonly clusterId: string;
   /** Every node of the cluster, this one included: node id → advertised address. */
@@ -55,6 +57,7 @@ interface Setting<K extends keyof RawConfig> {
 interface RawConfig {
   nodeId: number;
   clusterId: string;
+  rack: string;
   listenAddress: string;
   advertisedAddress: string | undefined;
   dataDir: string;
@@ -138,6 +141,12 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
       ? { ok: true, value: String(raw).trim() }
       : { ok: false, why: `must be 1-64 of [A-Za-z0-9._-], got "${String(raw)}"` }),
   },
+  rack: {
+    key: 'rack', flag: 'rack', env: 'FERRY_RACK', help: 'rack/zone label for replica placement',
+    parse: (raw) => (/^[A-Za-z0-9._-]{0,64}$/.test(String(raw).trim())
+      ? { ok: true, value: String(raw).trim() }
+      : { ok: false, why: `must be 0-64 of [A-Za-z0-9._-], got "${String(raw)}"` }),
+  },
   listenAddress: { key: 'listenAddress', flag: 'listen', env: 'FERRY_LISTEN', help: 'gRPC bind address host:port', parse: parseAddress },
   advertisedAddress: {
     key: 'advertisedAddress', flag: 'advertised', env: 'FERRY_ADVERTISED', help: 'address others dial (default: listen)', parse: parseAddress,
@@ -163,7 +172,7 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
 };
 
 const defaults: Partial<Record<keyof RawConfig, unknown>> = {
-  clusterId: 'ferry', fsync: 'always', metricsAddress: 'off', tickMs: 20, logLevel: 'info',
+  clusterId: 'ferry', rack: '', fsync: 'always', metricsAddress: 'off', tickMs: 20, logLevel: 'info',
 };
 
 /** The flag table for `--help`. */
@@ -249,7 +258,7 @@ function finish(raw: Partial<RawConfig>, problems: string[]): NodeConfig {
     throw new ConfigError([`advertisedAddress: ${advertisedAddress} is a wildcard; set --advertised to an address others can dial`]);
   }
   return {
-    nodeId: raw.nodeId!, clusterId: raw.clusterId!, listenAddress, advertisedAddress, dataDir: raw.dataDir!, peers: raw.peers!,
+    nodeId: raw.nodeId!, clusterId: raw.clusterId!, rack: raw.rack ?? '', listenAddress, advertisedAddress, dataDir: raw.dataDir!, peers: raw.peers!,
     controllerNodeIds, fsync: raw.fsync!, metricsAddress: raw.metricsAddress ?? null, tickMs: raw.tickMs!, logLevel: raw.logLevel!,
   };
 }

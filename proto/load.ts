@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType as ClientProto } from './gen/client.js';
 import type { ProtoGrpcType as RaftProto } from './gen/raft.js';
+import type { ProtoGrpcType as ControllerProto } from './gen/controller.js';
 
 export const protoRoot = path.dirname(fileURLToPath(import.meta.url));
 
@@ -20,12 +21,12 @@ export const protoLoadOptions: protoLoader.Options = {
   includeDirs: [protoRoot],
 };
 
-let cached: { definition: protoLoader.PackageDefinition; grpcObject: ClientProto & RaftProto } | undefined;
+let cached: { definition: protoLoader.PackageDefinition; grpcObject: ClientProto & RaftProto & ControllerProto } | undefined;
 
 function load() {
   if (!cached) {
-    const definition = protoLoader.loadSync(['ferry/v1/client.proto', 'ferry/v1/raft.proto'], protoLoadOptions);
-    cached = { definition, grpcObject: grpc.loadPackageDefinition(definition) as unknown as ClientProto & RaftProto };
+    const definition = protoLoader.loadSync(['ferry/v1/client.proto', 'ferry/v1/raft.proto', 'ferry/v1/controller.proto'], protoLoadOptions);
+    cached = { definition, grpcObject: grpc.loadPackageDefinition(definition) as unknown as ClientProto & RaftProto & ControllerProto };
   }
   return cached;
 }
@@ -36,6 +37,6 @@ export function ferryPackageDefinition(): protoLoader.PackageDefinition {
 }
 
 /** The grpc-js object tree: `ferryGrpc().ferry.v1.FerryService` etc. */
-export function ferryGrpc(): ClientProto & RaftProto {
+export function ferryGrpc(): ClientProto & RaftProto & ControllerProto {
   return load().grpcObject;
 }
