@@ -11,7 +11,10 @@ import { PartitionLog } from '../log/index.js';
 import { asNodeId, type NodeId } from '../raft/index.js';
 import { partitionGroupKey, type MetadataState, type TopicInfo } from '../controller/metadata-state.js';
 import { ferryGrpc } from '../proto/load.js';
+import type { ControllerServiceHandlers } from '../proto/gen/ferry/v1/ControllerService.js';
 import { AdminService } from './admin-service.js';
+import { BrokerRegistration } from './broker-registration.js';
+import { ControllerForwarder } from './controller-forwarder.js';
 import type { NodeConfig } from './config.js';
 import { grpcMessageBytesMax } from './constants.js';
 import { ControllerReplica, controllerGroupKey } from './controller-replica.js';
@@ -53,7 +56,8 @@ export class Broker implements ReplicaDirectory {
     readonly controller: ControllerReplica,
     private readonly controllerLog: PartitionLog,
     private readonly server: grpc.Server,
-    private readonly admin: AdminService,
+    private readonly forwarder: ControllerForwarder,
+    private readonly registration: BrokerRegistration,
     readonly port: number,
   ) {}
 
@@ -79,18 +83,30 @@ export class Broker implements ReplicaDirectory {
     host.addGroup(controllerGroupKey, PartitionRaftStorage.open(controllerLog, stored), controller, true);
 
     const server = new grpc.Server({ 'grpc.max_receive_message_length': grpcMessageBytesMax, 'grpc.max_send_message_length': grpcMessageBytesMax });
-    const admin = new AdminService({
-      selfId: config.nodeId, controller, brokers: config.peers,
-      defaultReplicationFactor: Math.min(3, config.peers.size),
-      hostedReplica: (topicId, partition) => brokerRef.broker?.partitions.get(partitionGroupKey(topicId, partition))?.replica,
-    }, log);
+    const forwarder = new ControllerForwarder(config.nodeId, controller, config.peers);
+    const registration = new BrokerRegistration({
+      clusterId: config.clusterId, nodeId: config.nodeId, advertisedAddress: config.advertisedAddress, rack: config.rack,
+      knownNodeIds: new Set(config.peers.keys()),
+    }, controller, forwarder, log);
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(config.listenAddress, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
     });
-    const broker = new Broker(config, log, store, transport, host, controller, controllerLog, server, admin, port);
+    const broker = new Broker(config, log, store, transport, host, controller, controllerLog, server, forwarder, registration, port);
     brokerRef.broker = broker;
+    const admin = new AdminService({
+      selfId: config.nodeId, controller, forwarder, brokers: () => broker.brokers(),
+      defaultReplicationFactor: Math.min(3, config.peers.size),
+      hostedReplica: (topicId, partition) => broker.partitions.get(partitionGroupKey(topicId, partition))?.replica,
+    }, log);
     server.addService(ferryGrpc().ferry.v1.RaftTransportService.service, transport.serviceImplementation());
+    const controllerHandlers: ControllerServiceHandlers = {
+      RegisterBroker: (call, done) => void registration.handle(call.request).then((r) => done(null, r), (e: Error) => done(e)),
+    };
+    server.addService(ferryGrpc().ferry.v1.ControllerService.service, controllerHandlers);
     serveClientApi(server, admin, new DataService(broker, log));
+    // The controller may have replayed its log (and called onMetadata) before `broker` existed;
+    // reconciling is idempotent, so do it once now that everything is wired.
+    broker.onMetadata(controller.state);
     broker.ticker = setInterval(() => host.tick(), config.tickMs);
     log.info({ listen: config.listenAddress, advertised: config.advertisedAddress, port }, 'node started');
     return broker;
@@ -111,7 +127,19 @@ export class Broker implements ReplicaDirectory {
   }
 
   addressOf(nodeId: number): string | undefined {
-    return this.config.peers.get(nodeId);
+    return this.brokers().get(nodeId)?.address;
+  }
+
+  /**
+   * Every node and the address clients should dial: its registered advertised address, or the
+   * configured peer address until it has registered.
+   */
+  brokers(): ReadonlyMap<number, { address: string; rack: string }> {
+    const state = this.controller.state;
+    return new Map([...this.config.peers].map(([id, peerAddress]) => {
+      const b = state.broker(id);
+      return [id, b ? { address: b.address, rack: b.rack } : { address: peerAddress, rack: '' }];
+    }));
   }
 
   /** Partition replicas hosted here, by "<topic>/<partition>" name. */
@@ -121,7 +149,8 @@ export class Broker implements ReplicaDirectory {
 
   // ---- metadata → hosted replicas ------------------------------------------------------------
 
-  private onMetadata(state: MetadataState): void {
+  onMetadata(state: MetadataState): void {
+    this.registration.poke();
     this.reconciling = this.reconciling.then(() => this.reconcile(state)).catch((err: unknown) => {
       this.log.error({ err }, 'failed to reconcile hosted partitions with metadata');
     });
@@ -183,6 +212,7 @@ export class Broker implements ReplicaDirectory {
     if (this.stopping) return;
     this.stopping = true;
     await this.reconciling;
+    this.registration.stop();
     await this.transferLeadershipAway();
     clearInterval(this.ticker);
     this.host.stop();
@@ -190,7 +220,7 @@ export class Broker implements ReplicaDirectory {
     for (const p of this.partitions.values()) p.replica.abortAll('node shutting down');
     this.controller.abortAll('node shutting down');
     this.transport.close();
-    this.admin.close();
+    this.forwarder.close();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     for (const p of this.partitions.values()) await p.log.close();
     await this.controllerLog.close();
