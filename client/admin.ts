@@ -37,6 +37,27 @@ export class Admin {
       const err = FerryError.fromWire(res.error, `create topic ${name}`);
       if (err) throw err;
     });
+    await this.waitVisible(name, true);
+  }
+
+  /**
+   * Waits until every broker's metadata agrees that the topic exists (or is gone), so the next
+   * call anywhere sees it: the controller has committed it, but brokers apply the log a moment
+   * later. Brokers that do not answer are skipped.
+   */
+  private async waitVisible(name: string, exists: boolean): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const md = await this.metadata.refresh([]);
+      const views = await Promise.all(md.brokers.map((b) => unary<object, MetadataResponse__Output>(this.pool.get(b.address), 'Metadata', { topics: [name] }, 2_000)
+        .then((m) => m.topics[0]?.error?.code === 'ERROR_CODE_NONE', () => exists)));
+      if (views.every((v) => v === exists)) return;
+      if (Date.now() > deadline) {
+        const lagging = md.brokers.filter((_, i) => views[i] !== exists).map((b) => b.nodeId);
+        throw new FerryError('TIMEOUT', `topic ${name} was ${exists ? 'created' : 'deleted'}, but brokers ${lagging.join(', ')} do not show it yet`, true);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async deleteTopic(name: string): Promise<void> {
@@ -46,6 +67,7 @@ export class Admin {
       const err = FerryError.fromWire(res.error, `delete topic ${name}`);
       if (err) throw err;
     });
+    await this.waitVisible(name, false);
   }
 
   /** Round-trip time of a Metadata call to one node in ms, or undefined if it does not answer. */

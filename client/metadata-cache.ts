@@ -12,6 +12,9 @@ export interface TopicView {
   readonly partitions: ReadonlyArray<{ readonly partition: number; readonly replicas: readonly number[] }>;
 }
 
+/** Extra metadata lookups for a topic not (yet) known: 100+200+400+800 ms of waiting. */
+const unknownTopicRetries = 4;
+
 export class MetadataCache {
   private readonly brokers = new Map<number, string>();
   private readonly topics = new Map<string, TopicView>();
@@ -77,15 +80,23 @@ export class MetadataCache {
     }
   }
 
-  /** The topic, refreshing once if unknown; UNKNOWN_TOPIC_OR_PARTITION if it does not exist. */
+  /**
+   * The topic, refreshing if unknown. A topic just created may reach the node asked a moment
+   * after the controller committed it, so an unknown topic is asked for a few more times
+   * (about 1.5 s in all) before UNKNOWN_TOPIC_OR_PARTITION.
+   */
   async topic(name: string): Promise<TopicView> {
-    const known = this.topics.get(name);
-    if (known) return known;
-    const md = await this.refresh([name]);
-    const t = md.topics.find((x) => x.name === name);
-    const err = FerryError.fromWire(t?.error, `topic ${name}`);
-    if (err || !this.topics.has(name)) throw err ?? new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" does not exist`, false);
-    return this.topics.get(name)!;
+    for (let attempt = 0; ; attempt += 1) {
+      const known = this.topics.get(name);
+      if (known) return known;
+      const md = await this.refresh([name]);
+      const t = md.topics.find((x) => x.name === name);
+      const err = FerryError.fromWire(t?.error, `topic ${name}`) ??
+        (this.topics.has(name) ? undefined : new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${name}" does not exist`, false));
+      if (!err) return this.topics.get(name)!;
+      if (err.code !== 'UNKNOWN_TOPIC_OR_PARTITION' || attempt >= unknownTopicRetries) throw err;
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+    }
   }
 
   /** Where to send requests for a partition: the known leader, else its preferred replica. */
