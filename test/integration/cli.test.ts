@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type Fixture } from './cluster-fixture.js';
+
+const ferryBin = path.resolve(import.meta.dirname, '../../bin/ferry.mjs');
+let f: Fixture;
+beforeAll(async () => {
+  f = await startCluster(3);
+});
+afterAll(async () => {
+  await f?.stop();
+});
+
+function ferry(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [ferryBin, '--bootstrap', f.cluster.bootstrap().join(','), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+describe('the ferry CLI against a running cluster', () => {
+  it('creates a topic, produces from stdin with keys, and consumes it back as JSON', async () => {
+    expect(await ferry(['topic', 'create', 'cli', '--partitions', '2'])).toMatchObject({ code: 0, stdout: 'created topic cli with 2 partition(s)\n' });
+    const produced = await ferry(['produce', 'cli', '--key-separator', ':'], 'a:one\nb:two\na:three\n');
+    expect(produced).toMatchObject({ code: 0, stderr: expect.stringContaining('produced 3 record(s) to cli') });
+    const consumed = await ferry(['consume', 'cli', '--format', 'json']);
+    expect(consumed.code).toBe(0);
+    const rows = consumed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string; value: string; partition: number; offset: number });
+    expect(rows.map((r) => `${r.key}:${r.value}`).sort()).toEqual(['a:one', 'a:three', 'b:two']);
+    // Same key, same partition, in order.
+    const a = rows.filter((r) => r.key === 'a');
+    expect(a[0]!.partition).toBe(a[1]!.partition);
+    expect(a.find((r) => r.value === 'one')!.offset).toBeLessThan(a.find((r) => r.value === 'three')!.offset);
+    expect(consumed.stderr).toContain('consumed 3 record(s)');
+  });
+
+  it('generates a bounded load and reports a rate; describe and list show the topic', async () => {
+    await ferry(['topic', 'create', 'load']);
+    const load = await ferry(['produce', 'load', '--count', '2000', '--size', '256']);
+    expect(load.code).toBe(0);
+    expect(load.stdout).toMatch(/^produced 2000 records of 256 B in [\d.]+ s: \d+ rec\/s, [\d.]+ MB\/s$/m);
+    const described = await ferry(['topic', 'describe', 'load']);
+    expect(described.stdout).toMatch(/^0\s+\d\s+\d+\s+0\s+2001\s+2001\s+\d+/m);
+    expect((await ferry(['topic', 'list'])).stdout).toMatch(/^load\s+1\s+3$/m);
+    expect((await ferry(['cluster', 'status'])).stdout).toMatch(/controller: node \d/);
+  });
+
+  it('explains mistakes: usage errors exit 2, server errors exit 1 with the code', async () => {
+    expect(await ferry(['topic', 'create', 'x', '--partitions', 'many'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--partitions must be an integer') });
+    expect(await ferry(['consume', 'missing'])).toMatchObject({ code: 1, stderr: expect.stringContaining('UNKNOWN_TOPIC_OR_PARTITION') });
+    expect(await ferry(['topic', 'create', 'bad name'])).toMatchObject({ code: 1, stderr: expect.stringContaining('INVALID_REQUEST') });
+    expect(await ferry(['frobnicate'])).toMatchObject({ code: 2, stderr: expect.stringContaining("unknown command 'frobnicate'") });
+  });
+});
