@@ -1,0 +1,126 @@
+/**
+ * `npm run bench:produce`: a fresh local 3-node cluster (RF 3, acks=all, fsync on), one producer
+ * process pushing 1 KiB and 100 B records as fast as it can, one-at-a-time produce latency, and
+ * the consume rate. Bounded in record count and time; prints progress, a table and a last line of
+ * JSON. A figure, not a test: these machines are shared and noisy.
+ *   npm run bench:produce -- [--records-1k 200000] [--records-100b 300000] [--latency-samples 2000] [--seconds 60]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { LocalCluster } from '../chaos/local-cluster.js';
+import { createClient, type FerryClient, type RecordMetadata } from '../client/index.js';
+
+const { values } = parseArgs({
+  options: {
+    'records-1k': { type: 'string', default: '200000' },
+    'records-100b': { type: 'string', default: '300000' },
+    'latency-samples': { type: 'string', default: '2000' },
+    seconds: { type: 'string', default: '60' },
+    partitions: { type: 'string', default: '3' },
+  },
+});
+const count = (name: keyof typeof values): number => {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${String(values[name])}`);
+  return n;
+};
+const phaseSecondsMax = count('seconds');
+const progress = (msg: string): void => void process.stderr.write(`${msg}\n`);
+
+async function throughput(ferry: FerryClient, topic: string, records: number, size: number): Promise<{ msgPerSec: number; mbPerSec: number; sent: number }> {
+  const producer = ferry.producer({ lingerMs: 2, maxBatchBytes: 1024 * 1024 });
+  const value = Buffer.alloc(size, 0x61);
+  const started = Date.now();
+  const deadline = started + phaseSecondsMax * 1000;
+  let acked = 0;
+  let sent = 0;
+  let lastReport = started;
+  const window: Array<Promise<RecordMetadata>> = [];
+  while (sent < records && Date.now() < deadline) {
+    window.push(producer.send(topic, { value }).then((m) => {
+      acked += 1;
+      return m;
+    }));
+    sent += 1;
+    if (window.length >= 20_000) await Promise.all(window.splice(0, 10_000));
+    if (Date.now() - lastReport > 2_000) {
+      lastReport = Date.now();
+      progress(`  ${size} B: ${acked}/${records} acked (${Math.round(acked / ((lastReport - started) / 1000))} msg/s)`);
+    }
+  }
+  await Promise.all(window);
+  await producer.flush();
+  const seconds = (Date.now() - started) / 1000;
+  return { msgPerSec: Math.round(acked / seconds), mbPerSec: +((acked * size) / seconds / 1e6).toFixed(1), sent: acked };
+}
+
+async function latency(ferry: FerryClient, topic: string, samples: number): Promise<{ p50Ms: number; p99Ms: number; maxMs: number }> {
+  const producer = ferry.producer({ lingerMs: 0 });
+  const value = Buffer.alloc(1024, 0x62);
+  const times: number[] = [];
+  const deadline = Date.now() + phaseSecondsMax * 1000;
+  for (let i = 0; i < samples && Date.now() < deadline; i += 1) {
+    const t0 = process.hrtime.bigint();
+    await producer.send(topic, { value, partition: 0 });
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (i % 500 === 499) progress(`  latency: ${i + 1}/${samples}`);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number): number => +times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(3);
+  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
+}
+
+async function consume(ferry: FerryClient, topic: string, expected: number): Promise<number> {
+  const consumer = ferry.consumer({ topic, from: 'earliest', maxBytes: 4 * 1024 * 1024, bufferRecords: 50_000 });
+  const started = Date.now();
+  const deadline = started + phaseSecondsMax * 1000;
+  let n = 0;
+  while (n < expected && Date.now() < deadline) n += (await consumer.poll(500, 10_000)).length;
+  consumer.close();
+  return Math.round(n / ((Date.now() - started) / 1000));
+}
+
+async function main(): Promise<void> {
+  const dataRoot = mkdtempSync(path.join(os.tmpdir(), 'ferry-bench-'));
+  progress(`starting a 3-node cluster under ${dataRoot} (fsync always)`);
+  const cluster = await LocalCluster.start({ nodes: 3, dataRoot, env: { FERRY_LOG_LEVEL: 'warn' } });
+  const ferry = createClient({ bootstrap: cluster.bootstrap() });
+  try {
+    await cluster.waitReady();
+    const partitions = count('partitions');
+    await ferry.admin.createTopic('bench-1k', { partitions, replicationFactor: 3 });
+    await ferry.admin.createTopic('bench-100b', { partitions, replicationFactor: 3 });
+    await ferry.admin.createTopic('bench-latency', { partitions: 1, replicationFactor: 3 });
+    progress(`phase 1/4: 1 KiB records to ${partitions} partitions`);
+    const k1 = await throughput(ferry, 'bench-1k', count('records-1k'), 1024);
+    progress('phase 2/4: 100 B records');
+    const b100 = await throughput(ferry, 'bench-100b', count('records-100b'), 100);
+    progress('phase 3/4: one-at-a-time produce latency (1 KiB, acks=all)');
+    const lat = await latency(ferry, 'bench-latency', count('latency-samples'));
+    progress('phase 4/4: consume the 1 KiB topic from the start');
+    const consumeMsgPerSec = await consume(ferry, 'bench-1k', k1.sent);
+    const rows: Array<[string, string, string]> = [
+      ['produce 1 KiB (msg/s)', String(k1.msgPerSec), '>= 95000'],
+      ['produce 1 KiB (MB/s)', String(k1.mbPerSec), ''],
+      ['produce 100 B (msg/s)', String(b100.msgPerSec), ''],
+      ['single produce p50 (ms)', String(lat.p50Ms), ''],
+      ['single produce p99 (ms)', String(lat.p99Ms), '<= 1.5'],
+      ['consume (msg/s)', String(consumeMsgPerSec), '>= 400000'],
+    ];
+    process.stdout.write(`\n${'figure'.padEnd(26)}${'value'.padStart(10)}  target\n`);
+    for (const [name, v, target] of rows) process.stdout.write(`${name.padEnd(26)}${v.padStart(10)}  ${target}\n`);
+    process.stdout.write(`${JSON.stringify({
+      msgPerSec: k1.msgPerSec, mbPerSec: k1.mbPerSec, msgPerSec100B: b100.msgPerSec, p50Ms: lat.p50Ms, p99Ms: lat.p99Ms,
+      maxMs: lat.maxMs, consumeMsgPerSec, records1k: k1.sent, records100B: b100.sent,
+    })}\n`);
+  } finally {
+    ferry.close();
+    await cluster.stop();
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
+}
+
+await main();
+process.exit(0);
