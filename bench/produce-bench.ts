@@ -4,6 +4,7 @@
  * the consume rate. Bounded in record count and time; prints progress, a table and a last line of
  * JSON. A figure, not a test: these machines are shared and noisy.
  *   npm run bench:produce -- [--records-1k 200000] [--records-100b 300000] [--latency-samples 2000] [--seconds 60]
+ *                            [--partitions 3] [--profile DIR]   (DIR: a .cpuprofile per node, written at stop)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     'latency-samples': { type: 'string', default: '2000' },
     seconds: { type: 'string', default: '60' },
     partitions: { type: 'string', default: '3' },
+    profile: { type: 'string' },
   },
 });
 const count = (name: keyof typeof values): number => {
@@ -85,7 +87,8 @@ async function consume(ferry: FerryClient, topic: string, expected: number): Pro
 async function main(): Promise<void> {
   const dataRoot = mkdtempSync(path.join(os.tmpdir(), 'ferry-bench-'));
   progress(`starting a 3-node cluster under ${dataRoot} (fsync always)`);
-  const cluster = await LocalCluster.start({ nodes: 3, dataRoot, env: { FERRY_LOG_LEVEL: 'warn' } });
+  const nodeArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
+  const cluster = await LocalCluster.start({ nodes: 3, dataRoot, env: { FERRY_LOG_LEVEL: 'warn' }, nodeArgs });
   const ferry = createClient({ bootstrap: cluster.bootstrap() });
   try {
     await cluster.waitReady();

@@ -24,6 +24,8 @@ export interface LocalClusterOptions {
   readonly fresh?: boolean;
   /** Extra FERRY_* settings for every node (e.g. FERRY_FSYNC). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Extra flags for every node's `node` process (e.g. --cpu-prof --cpu-prof-dir=DIR). */
+  readonly nodeArgs?: readonly string[];
   /** Told when a node process exits, whatever the reason. */
   readonly onExit?: (id: number, code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -89,7 +91,7 @@ export class LocalCluster {
     if (this.children.has(id)) throw new Error(`node ${id} is already running (pid ${this.pid(id)})`);
     const peers = [...this.addresses].map(([i, a]) => `${i}=${a}`).join(',');
     const out = openSync(this.logFile(id), 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'node/main.ts')], {
+    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), '--import', 'tsx', path.join(repoRoot, 'node/main.ts')], {
       cwd: repoRoot,
       env: {
         ...process.env, ...this.options.env,

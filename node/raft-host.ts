@@ -38,6 +38,9 @@ export interface GroupApplier {
   onStatus(status: Status): void;
 }
 
+/** A commit-index-only change of a group's hard state is written at most this often. */
+const commitPersistIntervalMs = 1_000;
+
 export interface RaftTimingConfig {
   readonly electionTimeoutTicks: number;
   readonly heartbeatIntervalTicks: number;
@@ -50,6 +53,8 @@ interface HostedGroup {
   readonly applier: GroupApplier;
   lastTerm: number;
   lastVote: number;
+  /** When the hard state was last written (ms); commit-only changes are written at most every commitPersistIntervalMs. */
+  lastHardStateWriteMs: number;
   removed: boolean;
   /** What onStatus last reported, to call it on changes only. */
   seen: { role: string; leader: number; term: number };
@@ -105,7 +110,7 @@ export class RaftHost {
       electionTimeoutTicks: this.options.timing.electionTimeoutTicks,
       heartbeatIntervalTicks: this.options.timing.heartbeatIntervalTicks,
     });
-    const g: HostedGroup = { key, raw, storage, applier, lastTerm: init.hardState.term, lastVote: init.hardState.vote, removed: false,
+    const g: HostedGroup = { key, raw, storage, applier, lastTerm: init.hardState.term, lastVote: init.hardState.vote, lastHardStateWriteMs: 0, removed: false,
       seen: { role: '', leader: -1, term: -1 } };
     this.groups.set(key, g);
     this.markDirty(g);
@@ -249,11 +254,18 @@ export class RaftHost {
       g.storage.append(rd.entries);
       if (rd.hardState || rd.confState) {
         const hs = rd.hardState ?? g.storage.initialState().hardState;
-        // Term and vote must be on disk before a message that depends on them leaves; commit need not.
-        const mustSyncHardState = hs.term !== g.lastTerm || hs.vote !== g.lastVote;
         g.storage.setHardState(hs, rd.confState);
-        this.options.store.setHardState(g.key, { term: hs.term, vote: hs.vote, commit: hs.commit }, mustSyncHardState);
-        if (rd.confState) this.options.store.setConfState(g.key, { voters: [...rd.confState.voters], learners: [...rd.confState.learners] });
+        // Term and vote must be on disk (synced) before a message that depends on them leaves,
+        // and membership with them. Commit need not be durable at all (Raft re-learns it from
+        // the leader), so a commit-only change is written at most every commitPersistIntervalMs:
+        // it would otherwise cost a LevelDB write on every node for every produce.
+        const mustSyncHardState = hs.term !== g.lastTerm || hs.vote !== g.lastVote;
+        const now = Date.now();
+        if (mustSyncHardState || rd.confState || now - g.lastHardStateWriteMs >= commitPersistIntervalMs) {
+          this.options.store.setHardState(g.key, { term: hs.term, vote: hs.vote, commit: hs.commit }, mustSyncHardState);
+          if (rd.confState) this.options.store.setConfState(g.key, { voters: [...rd.confState.voters], learners: [...rd.confState.learners] });
+          g.lastHardStateWriteMs = now;
+        }
         g.lastTerm = hs.term;
         g.lastVote = hs.vote;
       }
