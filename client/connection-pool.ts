@@ -6,6 +6,11 @@ import { FerryError } from './errors.js';
 
 /** Largest message the SDK sends or accepts: one max-size batch plus framing. */
 const grpcMessageBytesMax = 80 * 1024 * 1024;
+/**
+ * HTTP/2 receive window: Node's default 64 KiB makes a 1 MiB fetch response cross in sixteen
+ * window round trips; nodes widen theirs the same way (node/http2-windows.ts).
+ */
+const flowControlWindowBytes = 16 * 1024 * 1024;
 
 export class ConnectionPool {
   private readonly clients = new Map<string, FerryServiceClient>();
@@ -20,6 +25,7 @@ export class ConnectionPool {
         'grpc.max_send_message_length': grpcMessageBytesMax,
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1_000,
+        'grpc-node.flow_control_window': flowControlWindowBytes,
       });
       this.clients.set(address, c);
     }

@@ -17,6 +17,7 @@ import { BrokerRegistration } from './broker-registration.js';
 import { ControllerForwarder } from './controller-forwarder.js';
 import type { NodeConfig } from './config.js';
 import { grpcMessageBytesMax } from './constants.js';
+import { widenServerWindows } from './http2-windows.js';
 import { ControllerReplica, controllerGroupKey } from './controller-replica.js';
 import { DataService, type ReplicaDirectory } from './data-service.js';
 import { loadOrBootstrapGroup } from './group-bootstrap.js';
@@ -91,6 +92,7 @@ export class Broker implements ReplicaDirectory {
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(config.listenAddress, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
     });
+    widenServerWindows(server);
     const broker = new Broker(config, log, store, transport, host, controller, controllerLog, server, forwarder, registration, port);
     brokerRef.broker = broker;
     const admin = new AdminService({

@@ -20,6 +20,7 @@ import type { RaftTransportServiceClient } from '../proto/gen/ferry/v1/RaftTrans
 import {
   peerFrameBytesMax, peerKeepaliveMs, peerKeepaliveTimeoutMs, peerQueueBytesMax, peerReconnectInitialMs, peerReconnectMaxMs,
 } from './constants.js';
+import { http2ClientWindowOptions } from './http2-windows.js';
 import { messageFromWire, messageToWire, WireError } from './raft-wire.js';
 
 /** A raft message addressed within a group. */
@@ -169,6 +170,7 @@ export class PeerTransport {
         'grpc.keepalive_permit_without_calls': 1,
         'grpc.initial_reconnect_backoff_ms': peerReconnectInitialMs,
         'grpc.max_reconnect_backoff_ms': peerReconnectMaxMs,
+        ...http2ClientWindowOptions,
       });
       this.links.set(id, new PeerLink(options.selfId, id, options.clusterId, client, this.stats, options.log));
     }
