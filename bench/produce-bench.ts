@@ -55,6 +55,8 @@ async function throughput(ferry: FerryClient, topic: string, records: number, si
   await Promise.all(window);
   await producer.flush();
   const seconds = (Date.now() - started) / 1000;
+  const st = producer.stats;
+  progress(`  ${size} B: ${st.batchesSent} batches, ${Math.round(st.recordsSent / Math.max(1, st.batchesSent))} records / ${Math.round(st.bytesSent / Math.max(1, st.batchesSent) / 1024)} KiB per batch, ${st.retries} retries`);
   return { msgPerSec: Math.round(acked / seconds), mbPerSec: +((acked * size) / seconds / 1e6).toFixed(1), sent: acked };
 }
 

@@ -14,7 +14,7 @@ import { Producer, type ProducerOptions } from './producer.js';
 
 export { FerryError, ferryErrorCodes, type FerryErrorCode } from './errors.js';
 export type { ConsumedRecord, ConsumerOptions, StartPosition } from './consumer.js';
-export type { ProducerOptions, ProducerRecord, RecordMetadata } from './producer.js';
+export type { ProducerOptions, ProducerRecord, ProducerStats, RecordMetadata } from './producer.js';
 export type { CreateTopicOptions } from './admin.js';
 export { Consumer, Producer, Admin };
 

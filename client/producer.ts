@@ -68,7 +68,16 @@ function toBuffer(v: Buffer | string | null | undefined): Buffer | null {
   return typeof v === 'string' ? Buffer.from(v) : v;
 }
 
+/** Counters for monitoring and benchmarks. */
+export interface ProducerStats {
+  batchesSent: number;
+  recordsSent: number;
+  bytesSent: number;
+  retries: number;
+}
+
 export class Producer {
+  readonly stats: ProducerStats = { batchesSent: 0, recordsSent: 0, bytesSent: 0, retries: 0 };
   private readonly queues = new Map<string, PartitionQueue>();
   private readonly sticky = new Map<string, number>();
   private readonly inflight = new Set<Promise<void>>();
@@ -168,6 +177,9 @@ export class Producer {
         const res = await unary<object, ProduceResponse__Output>(this.pool.get(address), 'Produce', {
           acks: acksWire[this.opts.acks], timeoutMs: this.opts.requestTimeoutMs, partitions: [{ topic, partition, batch }],
         }, this.opts.requestTimeoutMs + 1_000);
+        this.stats.batchesSent += 1;
+        this.stats.recordsSent += records.length;
+        this.stats.bytesSent += batch.length;
         const result = res.results[0];
         const err = result ? FerryError.fromWire(result.error, `produce to ${topic}/${partition}`) : new FerryError('INTERNAL', 'empty produce response', true);
         if (!err) {
@@ -185,6 +197,7 @@ export class Producer {
         for (const r of records) r.reject(error);
         return;
       }
+      this.stats.retries += 1;
       await new Promise((resolve) => setTimeout(resolve, error.leaderHint ? 0 : backoff));
       if (error.code === 'UNKNOWN_TOPIC_OR_PARTITION') await this.metadata.refresh([topic]).catch(() => undefined);
     }
