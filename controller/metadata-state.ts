@@ -13,6 +13,8 @@ export interface BrokerInfo {
   readonly nodeId: number;
   readonly address: string;
   readonly rack: string;
+  /** Set when the broker missed heartbeats for its session timeout: no new replicas, not alive. */
+  readonly fenced?: boolean;
 }
 
 export interface PartitionInfo {
@@ -32,7 +34,9 @@ export interface TopicInfo {
 export type MetadataCommand =
   | { readonly type: 'createTopic'; readonly name: string; readonly config: TopicConfig; readonly replicas: readonly (readonly number[])[] }
   | { readonly type: 'deleteTopic'; readonly name: string }
-  | { readonly type: 'registerBroker'; readonly broker: BrokerInfo };
+  | { readonly type: 'registerBroker'; readonly broker: BrokerInfo }
+  | { readonly type: 'fenceBroker'; readonly nodeId: number }
+  | { readonly type: 'unfenceBroker'; readonly nodeId: number };
 
 export type ApplyResult =
   | { readonly ok: true; readonly topic?: TopicInfo }
@@ -111,8 +115,16 @@ export class MetadataState {
         }
         return { ok: true };
       case 'registerBroker':
-        this.brokerMap.set(cmd.broker.nodeId, { ...cmd.broker });
+        // A broker that registers is alive: registration also lifts a fence.
+        this.brokerMap.set(cmd.broker.nodeId, { nodeId: cmd.broker.nodeId, address: cmd.broker.address, rack: cmd.broker.rack, fenced: false });
         return { ok: true };
+      case 'fenceBroker':
+      case 'unfenceBroker': {
+        const b = this.brokerMap.get(cmd.nodeId);
+        if (!b) return { ok: false, code: 'INVALID_REQUEST', message: `broker ${cmd.nodeId} is not registered` };
+        this.brokerMap.set(cmd.nodeId, { ...b, fenced: cmd.type === 'fenceBroker' });
+        return { ok: true };
+      }
       default:
         return assertNever(cmd);
     }

@@ -32,8 +32,10 @@ export interface AdminContext {
   readonly controller: ControllerReplica;
   /** Runs controller writes on the controller leader (here or forwarded). */
   readonly forwarder: ControllerForwarder;
-  /** Every node of the cluster: id → the address clients should dial. */
-  brokers(): ReadonlyMap<number, { address: string; rack: string }>;
+  /** Every node of the cluster: id → the address clients should dial, rack, fenced. */
+  brokers(): ReadonlyMap<number, { address: string; rack: string; fenced: boolean }>;
+  /** The leader of a partition as far as this node knows (own groups and peers' reports). */
+  leaderOf(topicId: number, partition: number): { nodeId: number; term: number } | undefined;
   /** The replica of a partition hosted here, if any. */
   hostedReplica(topicId: number, partition: number): PartitionReplica | undefined;
   /** The default replication factor: min(3, brokers). */
@@ -49,11 +51,11 @@ export class AdminService {
     return {
       name: t.name, error: noError, configs: topicConfigToStrings(t.config),
       partitions: t.partitions.map((p) => {
-        const replica = this.ctx.hostedReplica(t.topicId, p.partition);
-        const leader = replica?.leaderId || -1;
+        const known = this.ctx.leaderOf(t.topicId, p.partition);
+        const leader = known?.nodeId ?? -1;
         return {
           partition: p.partition, replicas: [...p.replicas], inSyncReplicas: [...p.replicas],
-          leaderId: leader, leaderEpoch: replica?.term ?? -1,
+          leaderId: leader, leaderEpoch: known?.term ?? -1,
           error: leader > 0 ? noError : wireError('LEADER_NOT_AVAILABLE', 'leader unknown on this node; ask a replica'),
         };
       }),
@@ -64,7 +66,7 @@ export class AdminService {
     const state = this.ctx.controller.state;
     const names = req.topics.length > 0 ? req.topics : [...state.topics()].map((t) => t.name).sort();
     return {
-      brokers: [...this.ctx.brokers()].map(([nodeId, b]) => ({ nodeId, address: b.address, rack: b.rack, alive: true })),
+      brokers: [...this.ctx.brokers()].map(([nodeId, b]) => ({ nodeId, address: b.address, rack: b.rack, alive: !b.fenced })),
       controllerId: this.ctx.controller.leaderId || -1,
       metadataVersion: state.version,
       topics: names.map((name) => {
@@ -85,7 +87,7 @@ export class AdminService {
     if (!config.ok) return Promise.resolve(fail(wireError('INVALID_CONFIG', config.problems.join('; '))));
     return this.ctx.forwarder.run('ferry', 'CreateTopic', req, async () => {
       const rf = req.replicationFactor || this.ctx.defaultReplicationFactor;
-      const live = [...this.ctx.brokers()].map(([nodeId, b]) => ({ nodeId, rack: b.rack }));
+      const live = [...this.ctx.brokers()].filter(([, b]) => !b.fenced).map(([nodeId, b]) => ({ nodeId, rack: b.rack }));
       const placed = placeReplicas(live, req.partitions, rf, this.topicCounter++);
       if (!placed.ok) return fail(wireError('INVALID_REPLICATION_FACTOR', placed.problem));
       try {

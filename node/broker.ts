@@ -13,7 +13,11 @@ import { partitionGroupKey, type MetadataState, type TopicInfo } from '../contro
 import { ferryGrpc } from '../proto/load.js';
 import type { ControllerServiceHandlers } from '../proto/gen/ferry/v1/ControllerService.js';
 import { AdminService } from './admin-service.js';
+import { BrokerLiveness } from './broker-liveness.js';
 import { BrokerRegistration } from './broker-registration.js';
+import { LeaderBalancer } from './leader-balancer.js';
+import { LeaderDirectory } from './leader-directory.js';
+import { noError, wireError } from './proto-errors.js';
 import { ControllerForwarder } from './controller-forwarder.js';
 import type { NodeConfig } from './config.js';
 import { grpcMessageBytesMax } from './constants.js';
@@ -34,6 +38,17 @@ const raftTiming = { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 };
 /** How long shutdown waits for leadership to move away before closing anyway. */
 const shutdownTransferMs = 2_000;
 
+/** The controller-side services every node runs (most of them act only on the controller leader). */
+interface ClusterServices {
+  readonly forwarder: ControllerForwarder;
+  readonly registration: BrokerRegistration;
+  readonly liveness: BrokerLiveness;
+  readonly balancer: LeaderBalancer;
+}
+
+/** How often a node re-announces every group it leads (new and restarted peers learn from it). */
+const leaderReportIntervalMs = 2_000;
+
 interface HostedPartition {
   readonly topic: TopicInfo;
   readonly partition: number;
@@ -46,6 +61,7 @@ export class Broker implements ReplicaDirectory {
   private readonly partitionsByName = new Map<string, string>();
   private reconciling: Promise<void> = Promise.resolve();
   private ticker: NodeJS.Timeout | undefined;
+  private reporter: NodeJS.Timeout | undefined;
   private stopping = false;
 
   private constructor(
@@ -57,8 +73,9 @@ export class Broker implements ReplicaDirectory {
     readonly controller: ControllerReplica,
     private readonly controllerLog: PartitionLog,
     private readonly server: grpc.Server,
-    private readonly forwarder: ControllerForwarder,
-    private readonly registration: BrokerRegistration,
+    private readonly services: ClusterServices,
+    /** Who leads each group (this node's own groups and peers' reports). */
+    readonly leaders: LeaderDirectory,
     readonly port: number,
   ) {}
 
@@ -68,11 +85,24 @@ export class Broker implements ReplicaDirectory {
     const selfId = asNodeId(config.nodeId);
     const peers = new Map<NodeId, string>([...config.peers].map(([id, addr]) => [asNodeId(id), addr]));
     const holder: { host?: RaftHost } = {};
+    const leaders = new LeaderDirectory();
     const transport = new PeerTransport({
       selfId, clusterId: config.clusterId, peers, log,
       deliver: (group, message) => holder.host?.step(group, message),
+      onLeaderReports: (from, reports) => {
+        for (const r of reports) leaders.report(r.group, from, r.term);
+      },
     });
-    const host = new RaftHost({ nodeId: selfId, store, sink: transport, fsync: config.fsync, timing: raftTiming, log, onFatal });
+    const host = new RaftHost({
+      nodeId: selfId, store, sink: transport, fsync: config.fsync, timing: raftTiming, log, onFatal,
+      onStatusChange: (key, status) => {
+        leaders.report(key, status.leader, status.term);
+        if (status.role === 'leader') {
+          transport.reportLeadership([{ group: key, term: status.term }]);
+          transport.flush();
+        }
+      },
+    });
     holder.host = host;
 
     const voters = config.controllerNodeIds;
@@ -93,16 +123,24 @@ export class Broker implements ReplicaDirectory {
       server.bindAsync(config.listenAddress, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
     });
     widenServerWindows(server);
-    const broker = new Broker(config, log, store, transport, host, controller, controllerLog, server, forwarder, registration, port);
+    const liveness = new BrokerLiveness({
+      selfId: config.nodeId, clusterId: config.clusterId, sessionTimeoutMs: config.brokerSessionTimeoutMs, controller, forwarder, log,
+    });
+    const balancer = new LeaderBalancer({ intervalMs: config.leaderBalanceIntervalMs, controller, leaders, forwarder, log });
+    const broker = new Broker(config, log, store, transport, host, controller, controllerLog, server,
+      { forwarder, registration, liveness, balancer }, leaders, port);
     brokerRef.broker = broker;
     const admin = new AdminService({
       selfId: config.nodeId, controller, forwarder, brokers: () => broker.brokers(),
       defaultReplicationFactor: Math.min(3, config.peers.size),
       hostedReplica: (topicId, partition) => broker.partitions.get(partitionGroupKey(topicId, partition))?.replica,
+      leaderOf: (topicId, partition) => leaders.leaderOf(partitionGroupKey(topicId, partition)),
     }, log);
     server.addService(ferryGrpc().ferry.v1.RaftTransportService.service, transport.serviceImplementation());
     const controllerHandlers: ControllerServiceHandlers = {
       RegisterBroker: (call, done) => void registration.handle(call.request).then((r) => done(null, r), (e: Error) => done(e)),
+      BrokerHeartbeat: (call, done) => void liveness.handle(call.request).then((r) => done(null, r), (e: Error) => done(e)),
+      TransferLeadership: (call, done) => done(null, broker.handleTransfer(call.request.group, call.request.targetNodeId)),
     };
     server.addService(ferryGrpc().ferry.v1.ControllerService.service, controllerHandlers);
     serveClientApi(server, admin, new DataService(broker, log));
@@ -110,6 +148,12 @@ export class Broker implements ReplicaDirectory {
     // reconciling is idempotent, so do it once now that everything is wired.
     broker.onMetadata(controller.state);
     broker.ticker = setInterval(() => host.tick(), config.tickMs);
+    broker.reporter = setInterval(() => {
+      transport.reportLeadership(host.ledGroups());
+      transport.flush();
+    }, leaderReportIntervalMs);
+    liveness.start();
+    balancer.start();
     log.info({ listen: config.listenAddress, advertised: config.advertisedAddress, port }, 'node started');
     return broker;
   }
@@ -136,12 +180,27 @@ export class Broker implements ReplicaDirectory {
    * Every node and the address clients should dial: its registered advertised address, or the
    * configured peer address until it has registered.
    */
-  brokers(): ReadonlyMap<number, { address: string; rack: string }> {
+  brokers(): ReadonlyMap<number, { address: string; rack: string; fenced: boolean }> {
     const state = this.controller.state;
     return new Map([...this.config.peers].map(([id, peerAddress]) => {
       const b = state.broker(id);
-      return [id, b ? { address: b.address, rack: b.rack } : { address: peerAddress, rack: '' }];
+      return [id, b ? { address: b.address, rack: b.rack, fenced: b.fenced === true } : { address: peerAddress, rack: '', fenced: false }];
     }));
+  }
+
+  /**
+   * The TransferLeadership RPC (leader balancing): hands a group this node leads to `target` if
+   * the target is a voter that holds everything committed; otherwise says why not.
+   */
+  handleTransfer(group: string, target: number): { error: ReturnType<typeof wireError> } {
+    const status = this.host.status(group);
+    if (!status || status.role !== 'leader') return { error: wireError('NOT_LEADER', `node ${this.config.nodeId} does not lead ${group}`) };
+    const pr = status.progress?.get(asNodeId(target));
+    if (!pr || pr.isLearner || pr.match < status.commit) {
+      return { error: wireError('INVALID_REQUEST', `node ${target} is not a caught-up voter of ${group} (match ${pr?.match ?? 'none'}, commit ${status.commit})`) };
+    }
+    const r = this.host.transferLeadership(group, asNodeId(target));
+    return { error: r && !r.ok ? wireError('NOT_LEADER', r.message) : noError };
   }
 
   /** Partition replicas hosted here, by "<topic>/<partition>" name. */
@@ -152,7 +211,7 @@ export class Broker implements ReplicaDirectory {
   // ---- metadata → hosted replicas ------------------------------------------------------------
 
   onMetadata(state: MetadataState): void {
-    this.registration.poke();
+    this.services.registration.poke();
     this.reconciling = this.reconciling.then(() => this.reconcile(state)).catch((err: unknown) => {
       this.log.error({ err }, 'failed to reconcile hosted partitions with metadata');
     });
@@ -214,7 +273,10 @@ export class Broker implements ReplicaDirectory {
     if (this.stopping) return;
     this.stopping = true;
     await this.reconciling;
-    this.registration.stop();
+    this.services.registration.stop();
+    this.services.liveness.stop();
+    this.services.balancer.stop();
+    clearInterval(this.reporter);
     await this.transferLeadershipAway();
     clearInterval(this.ticker);
     this.host.stop();
@@ -222,7 +284,7 @@ export class Broker implements ReplicaDirectory {
     for (const p of this.partitions.values()) p.replica.abortAll('node shutting down');
     this.controller.abortAll('node shutting down');
     this.transport.close();
-    this.forwarder.close();
+    this.services.forwarder.close();
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     for (const p of this.partitions.values()) await p.log.close();
     await this.controllerLog.close();

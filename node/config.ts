@@ -33,6 +33,10 @@ export interface NodeConfig {
   readonly metricsAddress: string | null;
   /** Raft tick interval in milliseconds. */
   readonly tickMs: number;
+  /** A broker that does not heartbeat the controller for this long is fenced. */
+  readonly brokerSessionTimeoutMs: number;
+  /** How often the controller moves leadership back to preferred replicas; 0 = never. */
+  readonly leaderBalanceIntervalMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -66,6 +70,8 @@ interface RawConfig {
   fsync: FsyncPolicy;
   metricsAddress: string | null;
   tickMs: number;
+  brokerSessionTimeoutMs: number;
+  leaderBalanceIntervalMs: number;
   logLevel: LogLevel;
 }
 
@@ -165,6 +171,14 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
     parse: (raw) => (String(raw).trim() === 'off' ? { ok: true, value: null } : parseAddress(raw)),
   },
   tickMs: { key: 'tickMs', flag: 'tick-ms', env: 'FERRY_TICK_MS', help: 'Raft tick in ms', parse: parseInteger(1, 10_000) },
+  brokerSessionTimeoutMs: {
+    key: 'brokerSessionTimeoutMs', flag: 'broker-session-ms', env: 'FERRY_BROKER_SESSION_MS', help: 'fence a broker silent this long (ms)',
+    parse: parseInteger(500, 600_000),
+  },
+  leaderBalanceIntervalMs: {
+    key: 'leaderBalanceIntervalMs', flag: 'leader-balance-ms', env: 'FERRY_LEADER_BALANCE_MS', help: 'preferred-leader balancing period (ms, 0 = off)',
+    parse: parseInteger(0, 3_600_000),
+  },
   logLevel: {
     key: 'logLevel', flag: 'log-level', env: 'FERRY_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace',
     parse: parseOneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const),
@@ -173,6 +187,7 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
 
 const defaults: Partial<Record<keyof RawConfig, unknown>> = {
   clusterId: 'ferry', rack: '', fsync: 'always', metricsAddress: 'off', tickMs: 20, logLevel: 'info',
+  brokerSessionTimeoutMs: 6_000, leaderBalanceIntervalMs: 10_000,
 };
 
 /** The flag table for `--help`. */
@@ -260,5 +275,6 @@ function finish(raw: Partial<RawConfig>, problems: string[]): NodeConfig {
   return {
     nodeId: raw.nodeId!, clusterId: raw.clusterId!, rack: raw.rack ?? '', listenAddress, advertisedAddress, dataDir: raw.dataDir!, peers: raw.peers!,
     controllerNodeIds, fsync: raw.fsync!, metricsAddress: raw.metricsAddress ?? null, tickMs: raw.tickMs!, logLevel: raw.logLevel!,
+    brokerSessionTimeoutMs: raw.brokerSessionTimeoutMs!, leaderBalanceIntervalMs: raw.leaderBalanceIntervalMs!,
   };
 }

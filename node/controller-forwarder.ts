@@ -62,6 +62,21 @@ export class ControllerForwarder {
     });
   }
 
+  /**
+   * Calls a ControllerService method on one node (not necessarily the controller leader).
+   * Resolves with the error code string the node answered ("ERROR_CODE_NONE" on success), or
+   * undefined if it could not be reached.
+   */
+  askNode<Req>(nodeId: number, method: 'TransferLeadership', req: Req): Promise<string | undefined> {
+    const pkg = ferryGrpc().ferry.v1;
+    const client = this.client(this.controllerClients, nodeId, (a) => new pkg.ControllerService(a, grpc.credentials.createInsecure()));
+    if (!client) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const fn = (client as unknown as Record<string, (r: Req, o: grpc.CallOptions, cb: Callback<{ error?: { code?: string } }>) => void>)[method]!;
+      fn.call(client, req, { deadline: new Date(Date.now() + forwardTimeoutMs) }, (err, res) => resolve(err ? undefined : res?.error?.code ?? 'ERROR_CODE_NONE'));
+    });
+  }
+
   close(): void {
     for (const c of [...this.ferryClients.values(), ...this.controllerClients.values()]) c.close();
   }

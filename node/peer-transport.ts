@@ -14,6 +14,7 @@ import { asIndex, asNodeId, asTerm, type Message, type NodeId } from '../raft/ty
 import { ferryGrpc } from '../proto/load.js';
 import type { CoalescedHeartbeat } from '../proto/gen/ferry/v1/CoalescedHeartbeat.js';
 import type { GroupMessage } from '../proto/gen/ferry/v1/GroupMessage.js';
+import type { LeaderReport } from '../proto/gen/ferry/v1/LeaderReport.js';
 import type { SendRequest, SendRequest__Output } from '../proto/gen/ferry/v1/SendRequest.js';
 import type { SendResponse } from '../proto/gen/ferry/v1/SendResponse.js';
 import type { RaftTransportServiceClient } from '../proto/gen/ferry/v1/RaftTransportService.js';
@@ -40,11 +41,12 @@ interface PendingFrame {
   messages: GroupMessage[];
   heartbeats: CoalescedHeartbeat[];
   heartbeatResponses: CoalescedHeartbeat[];
+  leaderReports: LeaderReport[];
   bytes: number;
 }
 
 function emptyFrame(): PendingFrame {
-  return { messages: [], heartbeats: [], heartbeatResponses: [], bytes: 0 };
+  return { messages: [], heartbeats: [], heartbeatResponses: [], leaderReports: [], bytes: 0 };
 }
 
 /** Bytes a message adds to a frame, roughly: entry payloads dominate. */
@@ -83,6 +85,13 @@ class PeerLink {
     else this.pending.messages.push({ group, message: messageToWire(m) });
   }
 
+  enqueueLeaderReports(reports: readonly LeaderReport[]): void {
+    const bytes = reports.length * 24;
+    if (this.pending.bytes + bytes > peerQueueBytesMax) return;
+    this.pending.leaderReports.push(...reports);
+    this.pending.bytes += bytes;
+  }
+
   flush(): void {
     if (this.closed || this.pending.bytes === 0 || !this.writable) return;
     const stream = this.stream ?? this.open();
@@ -109,7 +118,7 @@ class PeerLink {
       chunk.push(gm);
       chunkBytes += bytes;
     }
-    writeChunk({ heartbeats: frame.heartbeats, heartbeatResponses: frame.heartbeatResponses });
+    writeChunk({ heartbeats: frame.heartbeats, heartbeatResponses: frame.heartbeatResponses, leaderReports: frame.leaderReports });
   }
 
   private open(): grpc.ClientWritableStream<SendRequest> | undefined {
@@ -154,6 +163,8 @@ export interface PeerTransportOptions {
   readonly log: Logger;
   /** Called for every raft message that arrives, already validated. */
   readonly deliver: (group: string, message: Message) => void;
+  /** Called with the groups a peer says it leads. */
+  readonly onLeaderReports?: (from: NodeId, reports: ReadonlyArray<{ group: string; term: number }>) => void;
 }
 
 export class PeerTransport {
@@ -181,6 +192,12 @@ export class PeerTransport {
     const link = this.links.get(message.to);
     if (link) link.enqueue(group, message);
     else this.stats.messagesDropped += 1;
+  }
+
+  /** Tells every peer which groups this node leads (sent with the next flush). */
+  reportLeadership(reports: ReadonlyArray<{ group: string; term: number }>): void {
+    if (reports.length === 0) return;
+    for (const link of this.links.values()) link.enqueueLeaderReports(reports);
   }
 
   /** Writes one frame (or a few, if large) per peer with everything queued. */
@@ -230,6 +247,7 @@ export class PeerTransport {
   private deliverFrame(frame: SendRequest__Output): void {
     const from = asNodeId(frame.fromNodeId);
     const to = this.options.selfId;
+    if (frame.leaderReports.length > 0) this.options.onLeaderReports?.(from, frame.leaderReports);
     for (const hb of frame.heartbeats) {
       this.options.deliver(hb.group, { type: 'heartbeat', term: asTerm(hb.term), from, to, commit: asIndex(hb.commit) });
     }

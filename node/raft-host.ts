@@ -71,6 +71,8 @@ export interface RaftHostOptions {
   readonly seed?: number;
   /** Called when the loop hits an invariant violation or an I/O failure it cannot survive. */
   readonly onFatal: (err: unknown) => void;
+  /** Called when any group's role, leader or term changed (after its applier was told). */
+  readonly onStatusChange?: (key: string, status: Status) => void;
 }
 
 export class RaftHost {
@@ -128,6 +130,13 @@ export class RaftHost {
 
   status(key: string): Status | undefined {
     return this.groups.get(key)?.raw.status();
+  }
+
+  /** Groups this node leads now, with their terms (for leader reports to peers). */
+  ledGroups(): Array<{ group: string; term: number }> {
+    const out: Array<{ group: string; term: number }> = [];
+    for (const g of this.groups.values()) if (g.raw.raft.role === 'leader') out.push({ group: g.key, term: g.raw.raft.term });
+    return out;
   }
 
   /** Ticks every group: one timer for all of them, never one per group. */
@@ -219,7 +228,9 @@ export class RaftHost {
     if (g.removed || !this.statusChanged(g)) return;
     const r = g.raw.raft;
     g.seen = { role: r.role, leader: r.lead, term: r.term };
-    g.applier.onStatus(g.raw.status());
+    const status = g.raw.status();
+    g.applier.onStatus(status);
+    this.options.onStatusChange?.(g.key, status);
   }
 
   private async cycle(): Promise<void> {

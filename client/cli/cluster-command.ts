@@ -14,7 +14,10 @@ export function registerClusterCommand(program: Command, globals: () => GlobalOp
         return ms === undefined ? 'DOWN' : `up (${ms} ms)`;
       }));
       process.stdout.write(`controller: node ${md.controllerId} | metadata version ${md.metadataVersion}\n\n`);
-      process.stdout.write(table([['NODE', 'ADDRESS', 'STATE'], ...md.brokers.map((b, i) => [b.nodeId, b.address, reachable[i]!])]));
+      process.stdout.write(table([
+        ['NODE', 'ADDRESS', 'REACHABLE', 'CONTROLLER VIEW'],
+        ...md.brokers.map((b, i) => [b.nodeId, b.address, reachable[i]!, b.alive ? 'alive' : 'FENCED (missed heartbeats)']),
+      ]));
       for (const t of md.topics) {
         const parts = await ferry.admin.describeTopic(t.name);
         process.stdout.write(`\ntopic ${t.name}\n`);

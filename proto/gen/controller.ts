@@ -2,11 +2,15 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { BrokerHeartbeatRequest as _ferry_v1_BrokerHeartbeatRequest, BrokerHeartbeatRequest__Output as _ferry_v1_BrokerHeartbeatRequest__Output } from './ferry/v1/BrokerHeartbeatRequest.js';
+import type { BrokerHeartbeatResponse as _ferry_v1_BrokerHeartbeatResponse, BrokerHeartbeatResponse__Output as _ferry_v1_BrokerHeartbeatResponse__Output } from './ferry/v1/BrokerHeartbeatResponse.js';
 import type { ControllerServiceClient as _ferry_v1_ControllerServiceClient, ControllerServiceDefinition as _ferry_v1_ControllerServiceDefinition } from './ferry/v1/ControllerService.js';
 import type { Error as _ferry_v1_Error, Error__Output as _ferry_v1_Error__Output } from './ferry/v1/Error.js';
 import type { RegisterBrokerRequest as _ferry_v1_RegisterBrokerRequest, RegisterBrokerRequest__Output as _ferry_v1_RegisterBrokerRequest__Output } from './ferry/v1/RegisterBrokerRequest.js';
 import type { RegisterBrokerResponse as _ferry_v1_RegisterBrokerResponse, RegisterBrokerResponse__Output as _ferry_v1_RegisterBrokerResponse__Output } from './ferry/v1/RegisterBrokerResponse.js';
 import type { TopicPartition as _ferry_v1_TopicPartition, TopicPartition__Output as _ferry_v1_TopicPartition__Output } from './ferry/v1/TopicPartition.js';
+import type { TransferLeadershipRequest as _ferry_v1_TransferLeadershipRequest, TransferLeadershipRequest__Output as _ferry_v1_TransferLeadershipRequest__Output } from './ferry/v1/TransferLeadershipRequest.js';
+import type { TransferLeadershipResponse as _ferry_v1_TransferLeadershipResponse, TransferLeadershipResponse__Output as _ferry_v1_TransferLeadershipResponse__Output } from './ferry/v1/TransferLeadershipResponse.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -15,12 +19,16 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   ferry: {
     v1: {
+      BrokerHeartbeatRequest: MessageTypeDefinition<_ferry_v1_BrokerHeartbeatRequest, _ferry_v1_BrokerHeartbeatRequest__Output>
+      BrokerHeartbeatResponse: MessageTypeDefinition<_ferry_v1_BrokerHeartbeatResponse, _ferry_v1_BrokerHeartbeatResponse__Output>
       ControllerService: SubtypeConstructor<typeof grpc.Client, _ferry_v1_ControllerServiceClient> & { service: _ferry_v1_ControllerServiceDefinition }
       Error: MessageTypeDefinition<_ferry_v1_Error, _ferry_v1_Error__Output>
       ErrorCode: EnumTypeDefinition
       RegisterBrokerRequest: MessageTypeDefinition<_ferry_v1_RegisterBrokerRequest, _ferry_v1_RegisterBrokerRequest__Output>
       RegisterBrokerResponse: MessageTypeDefinition<_ferry_v1_RegisterBrokerResponse, _ferry_v1_RegisterBrokerResponse__Output>
       TopicPartition: MessageTypeDefinition<_ferry_v1_TopicPartition, _ferry_v1_TopicPartition__Output>
+      TransferLeadershipRequest: MessageTypeDefinition<_ferry_v1_TransferLeadershipRequest, _ferry_v1_TransferLeadershipRequest__Output>
+      TransferLeadershipResponse: MessageTypeDefinition<_ferry_v1_TransferLeadershipResponse, _ferry_v1_TransferLeadershipResponse__Output>
     }
   }
 }

@@ -12,6 +12,7 @@ import type { GroupMessage as _ferry_v1_GroupMessage, GroupMessage__Output as _f
 import type { Heartbeat as _ferry_v1_Heartbeat, Heartbeat__Output as _ferry_v1_Heartbeat__Output } from './ferry/v1/Heartbeat.js';
 import type { HeartbeatResponse as _ferry_v1_HeartbeatResponse, HeartbeatResponse__Output as _ferry_v1_HeartbeatResponse__Output } from './ferry/v1/HeartbeatResponse.js';
 import type { InstallSnapshot as _ferry_v1_InstallSnapshot, InstallSnapshot__Output as _ferry_v1_InstallSnapshot__Output } from './ferry/v1/InstallSnapshot.js';
+import type { LeaderReport as _ferry_v1_LeaderReport, LeaderReport__Output as _ferry_v1_LeaderReport__Output } from './ferry/v1/LeaderReport.js';
 import type { RaftMessage as _ferry_v1_RaftMessage, RaftMessage__Output as _ferry_v1_RaftMessage__Output } from './ferry/v1/RaftMessage.js';
 import type { RaftTransportServiceClient as _ferry_v1_RaftTransportServiceClient, RaftTransportServiceDefinition as _ferry_v1_RaftTransportServiceDefinition } from './ferry/v1/RaftTransportService.js';
 import type { SendRequest as _ferry_v1_SendRequest, SendRequest__Output as _ferry_v1_SendRequest__Output } from './ferry/v1/SendRequest.js';
@@ -39,6 +40,7 @@ export interface ProtoGrpcType {
       Heartbeat: MessageTypeDefinition<_ferry_v1_Heartbeat, _ferry_v1_Heartbeat__Output>
       HeartbeatResponse: MessageTypeDefinition<_ferry_v1_HeartbeatResponse, _ferry_v1_HeartbeatResponse__Output>
       InstallSnapshot: MessageTypeDefinition<_ferry_v1_InstallSnapshot, _ferry_v1_InstallSnapshot__Output>
+      LeaderReport: MessageTypeDefinition<_ferry_v1_LeaderReport, _ferry_v1_LeaderReport__Output>
       RaftMessage: MessageTypeDefinition<_ferry_v1_RaftMessage, _ferry_v1_RaftMessage__Output>
       RaftTransportService: SubtypeConstructor<typeof grpc.Client, _ferry_v1_RaftTransportServiceClient> & { service: _ferry_v1_RaftTransportServiceDefinition }
       SendRequest: MessageTypeDefinition<_ferry_v1_SendRequest, _ferry_v1_SendRequest__Output>

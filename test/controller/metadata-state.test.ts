@@ -33,6 +33,20 @@ describe('MetadataState', () => {
     expect(s.apply(7, create('t', [[1]]))).toMatchObject({ ok: true, topic: { topicId: 7 } });
   });
 
+  it('fences and unfences registered brokers; registration lifts a fence', () => {
+    const s = new MetadataState();
+    s.apply(1, { type: 'registerBroker', broker: { nodeId: 2, address: 'h:2', rack: 'r' } });
+    expect(s.broker(2)?.fenced).toBe(false);
+    expect(s.apply(2, { type: 'fenceBroker', nodeId: 2 })).toEqual({ ok: true });
+    expect(s.broker(2)).toEqual({ nodeId: 2, address: 'h:2', rack: 'r', fenced: true });
+    s.apply(3, { type: 'unfenceBroker', nodeId: 2 });
+    expect(s.broker(2)?.fenced).toBe(false);
+    s.apply(4, { type: 'fenceBroker', nodeId: 2 });
+    s.apply(5, { type: 'registerBroker', broker: { nodeId: 2, address: 'h:3', rack: 'r' } });
+    expect(s.broker(2)).toMatchObject({ address: 'h:3', fenced: false });
+    expect(s.apply(6, { type: 'fenceBroker', nodeId: 9 })).toMatchObject({ ok: false, code: 'INVALID_REQUEST' });
+  });
+
   it('refuses to apply an entry twice or out of order', () => {
     const s = new MetadataState();
     s.skip(2);

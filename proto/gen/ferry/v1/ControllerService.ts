@@ -3,10 +3,29 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { BrokerHeartbeatRequest as _ferry_v1_BrokerHeartbeatRequest, BrokerHeartbeatRequest__Output as _ferry_v1_BrokerHeartbeatRequest__Output } from '../../ferry/v1/BrokerHeartbeatRequest.js';
+import type { BrokerHeartbeatResponse as _ferry_v1_BrokerHeartbeatResponse, BrokerHeartbeatResponse__Output as _ferry_v1_BrokerHeartbeatResponse__Output } from '../../ferry/v1/BrokerHeartbeatResponse.js';
 import type { RegisterBrokerRequest as _ferry_v1_RegisterBrokerRequest, RegisterBrokerRequest__Output as _ferry_v1_RegisterBrokerRequest__Output } from '../../ferry/v1/RegisterBrokerRequest.js';
 import type { RegisterBrokerResponse as _ferry_v1_RegisterBrokerResponse, RegisterBrokerResponse__Output as _ferry_v1_RegisterBrokerResponse__Output } from '../../ferry/v1/RegisterBrokerResponse.js';
+import type { TransferLeadershipRequest as _ferry_v1_TransferLeadershipRequest, TransferLeadershipRequest__Output as _ferry_v1_TransferLeadershipRequest__Output } from '../../ferry/v1/TransferLeadershipRequest.js';
+import type { TransferLeadershipResponse as _ferry_v1_TransferLeadershipResponse, TransferLeadershipResponse__Output as _ferry_v1_TransferLeadershipResponse__Output } from '../../ferry/v1/TransferLeadershipResponse.js';
 
 export interface ControllerServiceClient extends grpc.Client {
+  /**
+   * A broker's liveness signal; one that stays silent past the session timeout is fenced.
+   */
+  BrokerHeartbeat(argument: _ferry_v1_BrokerHeartbeatRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
+  BrokerHeartbeat(argument: _ferry_v1_BrokerHeartbeatRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
+  BrokerHeartbeat(argument: _ferry_v1_BrokerHeartbeatRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
+  BrokerHeartbeat(argument: _ferry_v1_BrokerHeartbeatRequest, callback: grpc.requestCallback<_ferry_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * A broker's liveness signal; one that stays silent past the session timeout is fenced.
+   */
+  brokerHeartbeat(argument: _ferry_v1_BrokerHeartbeatRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
+  brokerHeartbeat(argument: _ferry_v1_BrokerHeartbeatRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
+  brokerHeartbeat(argument: _ferry_v1_BrokerHeartbeatRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
+  brokerHeartbeat(argument: _ferry_v1_BrokerHeartbeatRequest, callback: grpc.requestCallback<_ferry_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * Records (or updates) a broker's advertised address and rack in the metadata log.
    */
@@ -22,16 +41,43 @@ export interface ControllerServiceClient extends grpc.Client {
   registerBroker(argument: _ferry_v1_RegisterBrokerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_RegisterBrokerResponse__Output>): grpc.ClientUnaryCall;
   registerBroker(argument: _ferry_v1_RegisterBrokerRequest, callback: grpc.requestCallback<_ferry_v1_RegisterBrokerResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Asks the node leading a partition to hand leadership to `target_node_id` (leader balancing).
+   */
+  TransferLeadership(argument: _ferry_v1_TransferLeadershipRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  TransferLeadership(argument: _ferry_v1_TransferLeadershipRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  TransferLeadership(argument: _ferry_v1_TransferLeadershipRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  TransferLeadership(argument: _ferry_v1_TransferLeadershipRequest, callback: grpc.requestCallback<_ferry_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Asks the node leading a partition to hand leadership to `target_node_id` (leader balancing).
+   */
+  transferLeadership(argument: _ferry_v1_TransferLeadershipRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  transferLeadership(argument: _ferry_v1_TransferLeadershipRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  transferLeadership(argument: _ferry_v1_TransferLeadershipRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  transferLeadership(argument: _ferry_v1_TransferLeadershipRequest, callback: grpc.requestCallback<_ferry_v1_TransferLeadershipResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * A broker's liveness signal; one that stays silent past the session timeout is fenced.
+   */
+  BrokerHeartbeat: grpc.handleUnaryCall<_ferry_v1_BrokerHeartbeatRequest__Output, _ferry_v1_BrokerHeartbeatResponse>;
+  
   /**
    * Records (or updates) a broker's advertised address and rack in the metadata log.
    */
   RegisterBroker: grpc.handleUnaryCall<_ferry_v1_RegisterBrokerRequest__Output, _ferry_v1_RegisterBrokerResponse>;
   
+  /**
+   * Asks the node leading a partition to hand leadership to `target_node_id` (leader balancing).
+   */
+  TransferLeadership: grpc.handleUnaryCall<_ferry_v1_TransferLeadershipRequest__Output, _ferry_v1_TransferLeadershipResponse>;
+  
 }
 
 export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
+  BrokerHeartbeat: MethodDefinition<_ferry_v1_BrokerHeartbeatRequest, _ferry_v1_BrokerHeartbeatResponse, _ferry_v1_BrokerHeartbeatRequest__Output, _ferry_v1_BrokerHeartbeatResponse__Output>
   RegisterBroker: MethodDefinition<_ferry_v1_RegisterBrokerRequest, _ferry_v1_RegisterBrokerResponse, _ferry_v1_RegisterBrokerRequest__Output, _ferry_v1_RegisterBrokerResponse__Output>
+  TransferLeadership: MethodDefinition<_ferry_v1_TransferLeadershipRequest, _ferry_v1_TransferLeadershipResponse, _ferry_v1_TransferLeadershipRequest__Output, _ferry_v1_TransferLeadershipResponse__Output>
 }

@@ -3,6 +3,7 @@
 
 import type { GroupMessage as _ferry_v1_GroupMessage, GroupMessage__Output as _ferry_v1_GroupMessage__Output } from '../../ferry/v1/GroupMessage.js';
 import type { CoalescedHeartbeat as _ferry_v1_CoalescedHeartbeat, CoalescedHeartbeat__Output as _ferry_v1_CoalescedHeartbeat__Output } from '../../ferry/v1/CoalescedHeartbeat.js';
+import type { LeaderReport as _ferry_v1_LeaderReport, LeaderReport__Output as _ferry_v1_LeaderReport__Output } from '../../ferry/v1/LeaderReport.js';
 
 export interface SendRequest {
   /**
@@ -29,6 +30,11 @@ export interface SendRequest {
    * Responses to coalesced heartbeats, coalesced likewise.
    */
   'heartbeatResponses'?: (_ferry_v1_CoalescedHeartbeat)[];
+  /**
+   * Groups the sender leads (on every change, and all of them periodically), so every node can
+   * tell clients every partition's leader.
+   */
+  'leaderReports'?: (_ferry_v1_LeaderReport)[];
 }
 
 export interface SendRequest__Output {
@@ -56,4 +62,9 @@ export interface SendRequest__Output {
    * Responses to coalesced heartbeats, coalesced likewise.
    */
   'heartbeatResponses': (_ferry_v1_CoalescedHeartbeat__Output)[];
+  /**
+   * Groups the sender leads (on every change, and all of them periodically), so every node can
+   * tell clients every partition's leader.
+   */
+  'leaderReports': (_ferry_v1_LeaderReport__Output)[];
 }
