@@ -147,44 +147,39 @@ export class RaftHost {
     }
   }
 
-  /** A message from a peer. Messages for groups not hosted here are dropped (Raft resends). */
-  step(key: string, message: Message): void {
+  /**
+   * Runs `fn` on a hosted group's RawNode and schedules a cycle for it; undefined when the group
+   * is not hosted here (messages for it are dropped: Raft resends).
+   */
+  private act<T>(key: string, fn: (g: HostedGroup) => T): T | undefined {
     const g = this.groups.get(key);
-    if (!g) return;
-    g.raw.step(message);
+    if (!g) return undefined;
+    const result = fn(g);
     this.markDirty(g);
+    return result;
+  }
+
+  step(key: string, message: Message): void {
+    this.act(key, (g) => g.raw.step(message));
   }
 
   propose(key: string, data: Uint8Array): ProposeResult | undefined {
-    const g = this.groups.get(key);
-    if (!g) return undefined;
-    g.storage.markLocalProposal(data);
-    const r = g.raw.propose(data);
-    if (r.ok) this.markDirty(g);
-    return r;
+    return this.act(key, (g) => {
+      g.storage.markLocalProposal(data);
+      return g.raw.propose(data);
+    });
   }
 
   proposeConfChange(key: string, cc: ConfChange): ProposeResult | undefined {
-    const g = this.groups.get(key);
-    if (!g) return undefined;
-    const r = g.raw.proposeConfChange(cc);
-    if (r.ok) this.markDirty(g);
-    return r;
+    return this.act(key, (g) => g.raw.proposeConfChange(cc));
   }
 
   transferLeadership(key: string, to: NodeId): ProposeResult | undefined {
-    const g = this.groups.get(key);
-    if (!g) return undefined;
-    const r = g.raw.transferLeadership(to);
-    this.markDirty(g);
-    return r;
+    return this.act(key, (g) => g.raw.transferLeadership(to));
   }
 
   campaign(key: string): void {
-    const g = this.groups.get(key);
-    if (!g) return;
-    g.raw.campaign();
-    this.markDirty(g);
+    this.act(key, (g) => g.raw.campaign());
   }
 
   /** Resolves when the loop has nothing left to do (tests and shutdown). */
