@@ -17,6 +17,35 @@ import { ReplicaError } from './replica-error.js';
 
 export type Acks = 'all' | 'leader' | 'none';
 
+/**
+ * What a client may append, beyond what log/ checks for any stored batch (size, framing, CRC,
+ * compression, record framing): no control or transactional bits (control batches are Ferry's
+ * own Raft records, and a client one would be read back as one), no producer id until the
+ * idempotent producer exists, and dense offsets 0..n-1 (gaps are legal only in compacted stored
+ * batches; a client batch with a 2^31 gap would burn offsets and force a segment per batch).
+ */
+export function producedBatchProblem(batch: Buffer, maxMessageBytes: number): ReplicaError | undefined {
+  let header;
+  try {
+    header = validateBatch(batch, maxMessageBytes);
+  } catch (err) {
+    if (!isLogError(err)) throw err;
+    const code = err.code === 'BATCH_TOO_LARGE' ? 'MESSAGE_TOO_LARGE' : err.code === 'UNSUPPORTED_COMPRESSION' ? 'UNSUPPORTED_COMPRESSION' : 'CORRUPT_MESSAGE';
+    return new ReplicaError(code, err.message);
+  }
+  if (header.isControl || header.isTransactional) {
+    return new ReplicaError('INVALID_REQUEST', 'control and transactional batches cannot be produced (attributes bits 4-5 must be 0)');
+  }
+  if (header.producerId !== -1) {
+    return new ReplicaError('INVALID_REQUEST', `producer id ${header.producerId} given, but idempotent produce is not supported yet: send -1`);
+  }
+  if (header.recordCount !== header.lastOffsetDelta + 1) {
+    return new ReplicaError('CORRUPT_MESSAGE',
+      `batch has ${header.recordCount} records but lastOffsetDelta ${header.lastOffsetDelta}: offset deltas must be 0..n-1`);
+  }
+  return undefined;
+}
+
 interface FetchWaiter {
   readonly offset: number;
   readonly wake: () => void;
@@ -69,13 +98,8 @@ export class PartitionReplica implements GroupApplier {
 
   /** Validates, proposes and waits as `acks` asks. Resolves with the batch's base offset. */
   produce(batch: Buffer, acks: Acks, timeoutMs: number): Promise<number> {
-    try {
-      validateBatch(batch, this.limits.maxMessageBytes);
-    } catch (err) {
-      if (!isLogError(err)) throw err;
-      const code = err.code === 'BATCH_TOO_LARGE' ? 'MESSAGE_TOO_LARGE' : err.code === 'UNSUPPORTED_COMPRESSION' ? 'UNSUPPORTED_COMPRESSION' : 'CORRUPT_MESSAGE';
-      return Promise.reject(new ReplicaError(code, err.message));
-    }
+    const problem = producedBatchProblem(batch, this.limits.maxMessageBytes);
+    if (problem) return Promise.reject(problem);
     if (!this.isLeader) return Promise.reject(this.notLeader());
     const r = this.host.propose(this.key, batch);
     if (!r) return Promise.reject(new ReplicaError('NOT_LEADER', `partition ${this.key} is no longer hosted here`));
@@ -127,13 +151,17 @@ export class PartitionReplica implements GroupApplier {
   /**
    * Committed batches from `offset`, at most ~maxBytes (at least one whole batch). A replica
    * never returns anything at or above its high watermark. Below the log start, or (on the
-   * leader) above the high watermark, is OFFSET_OUT_OF_RANGE with both bounds in the message.
+   * leader) past the log end, is OFFSET_OUT_OF_RANGE with both bounds in the message. Between
+   * the high watermark and the log end the answer is empty (the caller long-polls): a new leader's
+   * high watermark trails the old one's until its first entry commits, and a consumer positioned
+   * there must wait, not be told its offset does not exist.
    */
   read(offset: number, maxBytes: number): { records: Buffer; highWatermark: number; logStartOffset: number } {
     const start = this.log.logStartOffset;
     const hw = this.highWatermark;
-    if (offset < start || (this.isLeader && offset > hw)) {
-      throw new ReplicaError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${start}, ${hw}] of partition ${this.key}`);
+    const end = this.log.logEndOffset;
+    if (offset < start || (this.isLeader && offset > end)) {
+      throw new ReplicaError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${start}, ${Math.max(hw, end)}] of partition ${this.key}`);
     }
     if (offset >= hw) return { records: Buffer.alloc(0), highWatermark: hw, logStartOffset: start };
     const r = this.log.read(offset, maxBytes, hw);

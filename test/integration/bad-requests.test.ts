@@ -44,6 +44,8 @@ describe('bad requests get a specific error and change nothing', () => {
     expect((await produceError('t', 0, good().subarray(0, 30))).code).toBe('ERROR_CODE_CORRUPT_MESSAGE');
     const big = encodeBatch({ records: [{ key: null, value: Buffer.alloc(4096, 1), timestamp: Date.now() }] });
     expect(await produceError('t', 0, big)).toMatchObject({ code: 'ERROR_CODE_MESSAGE_TOO_LARGE', message: expect.stringMatching(/2048/) });
+    const control = encodeBatch({ isControl: true, records: [{ key: Buffer.from([0, 0, 0, 100]), value: null, timestamp: 1 }] });
+    expect(await produceError('t', 0, control)).toMatchObject({ code: 'ERROR_CODE_INVALID_REQUEST', message: expect.stringMatching(/control/) });
     expect(await produceError('nope', 0, good())).toMatchObject({ code: 'ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION', message: expect.stringMatching(/nope/) });
     expect(await produceError('t', 7, good())).toMatchObject({ code: 'ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION', message: expect.stringMatching(/partitions 0-0/) });
     const d = (await f.client.admin.describeTopic('t'))[0]!;
