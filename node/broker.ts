@@ -281,6 +281,7 @@ export class Broker implements ReplicaDirectory {
     clearInterval(this.ticker);
     this.host.stop();
     await this.host.whenIdle();
+    this.host.writeUnwrittenHardStates(); // committed by store.close() below
     for (const p of this.partitions.values()) p.replica.abortAll('node shutting down');
     this.controller.abortAll('node shutting down');
     this.transport.close();

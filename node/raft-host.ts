@@ -53,8 +53,10 @@ interface HostedGroup {
   readonly applier: GroupApplier;
   lastTerm: number;
   lastVote: number;
-  /** When the hard state was last written (ms); commit-only changes are written at most every commitPersistIntervalMs. */
+  /** When the hard state was last written (performance.now() ms). */
   lastHardStateWriteMs: number;
+  /** A commit-only hard state not written yet (written by tick() once due, and at stop). */
+  unwrittenHardState: { term: number; vote: number; commit: number } | undefined;
   removed: boolean;
   /** What onStatus last reported, to call it on changes only. */
   seen: { role: string; leader: number; term: number };
@@ -112,7 +114,7 @@ export class RaftHost {
       electionTimeoutTicks: this.options.timing.electionTimeoutTicks,
       heartbeatIntervalTicks: this.options.timing.heartbeatIntervalTicks,
     });
-    const g: HostedGroup = { key, raw, storage, applier, lastTerm: init.hardState.term, lastVote: init.hardState.vote, lastHardStateWriteMs: 0, removed: false,
+    const g: HostedGroup = { key, raw, storage, applier, lastTerm: init.hardState.term, lastVote: init.hardState.vote, lastHardStateWriteMs: 0, unwrittenHardState: undefined, removed: false,
       seen: { role: '', leader: -1, term: -1 } };
     this.groups.set(key, g);
     this.markDirty(g);
@@ -141,9 +143,27 @@ export class RaftHost {
 
   /** Ticks every group: one timer for all of them, never one per group. */
   tick(): void {
+    const now = performance.now();
+    let wrote = false;
     for (const g of this.groups.values()) {
       g.raw.tick();
       if (g.raw.hasReady() || this.statusChanged(g)) this.markDirty(g);
+      if (g.unwrittenHardState && now - g.lastHardStateWriteMs >= commitPersistIntervalMs) {
+        this.options.store.setHardState(g.key, g.unwrittenHardState, false);
+        g.unwrittenHardState = undefined;
+        g.lastHardStateWriteMs = now;
+        wrote = true;
+      }
+    }
+    if (wrote && !this.running) void this.options.store.commit().catch((err: unknown) => this.options.onFatal(err));
+  }
+
+  /** Queues every commit-only hard state not yet written (at shutdown, before the store closes). */
+  writeUnwrittenHardStates(): void {
+    for (const g of this.groups.values()) {
+      if (!g.unwrittenHardState) continue;
+      this.options.store.setHardState(g.key, g.unwrittenHardState, false);
+      g.unwrittenHardState = undefined;
     }
   }
 
@@ -266,11 +286,15 @@ export class RaftHost {
         // the leader), so a commit-only change is written at most every commitPersistIntervalMs:
         // it would otherwise cost a LevelDB write on every node for every produce.
         const mustSyncHardState = hs.term !== g.lastTerm || hs.vote !== g.lastVote;
-        const now = Date.now();
+        const now = performance.now();
+        const stored = { term: hs.term, vote: hs.vote, commit: hs.commit };
         if (mustSyncHardState || rd.confState || now - g.lastHardStateWriteMs >= commitPersistIntervalMs) {
-          this.options.store.setHardState(g.key, { term: hs.term, vote: hs.vote, commit: hs.commit }, mustSyncHardState);
+          this.options.store.setHardState(g.key, stored, mustSyncHardState);
           if (rd.confState) this.options.store.setConfState(g.key, { voters: [...rd.confState.voters], learners: [...rd.confState.learners] });
           g.lastHardStateWriteMs = now;
+          g.unwrittenHardState = undefined;
+        } else {
+          g.unwrittenHardState = stored;
         }
         g.lastTerm = hs.term;
         g.lastVote = hs.vote;

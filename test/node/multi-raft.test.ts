@@ -145,6 +145,23 @@ describe('multi-raft host with real logs (in-memory network)', () => {
     expect(leader.replica.hw).toBe(1);
   });
 
+  it('answers a read between the high watermark and the log end with nothing (to long-poll), not out of range', async () => {
+    const c = new Cluster();
+    clusters.push(c);
+    await c.start([1, 2, 3]);
+    const leader = await c.leader();
+    await leader.replica.produce(batch('committed'), 'all', 5_000);
+    for (const n of c.nodes.values()) if (n !== leader) await c.kill(n.id);
+    await leader.replica.produce(batch('uncommitted'), 'leader', 5_000);
+    const hw = leader.replica.hw;
+    expect(leader.plog.logEndOffset).toBeGreaterThan(hw);
+    // Past the high watermark, at the log end: the new-leader situation. Nothing yet, no error.
+    const r = leader.replica.read(leader.plog.logEndOffset, 1 << 20);
+    expect(r.records.length).toBe(0);
+    expect(r.highWatermark).toBe(hw);
+    if (leader.replica.isLeader) expect(() => leader.replica.read(leader.plog.logEndOffset + 5, 1 << 20)).toThrow(/outside/);
+  });
+
   it('after the leader is killed, a new leader serves every acknowledged record at its offset', async () => {
     const c = new Cluster();
     clusters.push(c);
