@@ -61,7 +61,19 @@ interface PartitionQueue {
 }
 
 const acksWire: Record<NonNullable<ProducerOptions['acks']>, Acks> = { all: 'ACKS_ALL', leader: 'ACKS_LEADER', none: 'ACKS_NONE' };
-const recordOverheadBytes = 24;
+/** RecordBatch v2 header up to the record count. */
+const batchHeaderBytes = 61;
+/** Worst case per record: length, attributes, timestamp/offset deltas, key/value lengths, header count. */
+const recordOverheadBytes = 40;
+/** Worst case per header: key and value length varints. */
+const headerOverheadBytes = 10;
+
+/** An upper bound of a record's encoded size, so a batch never crosses maxBatchBytes. */
+function encodedSizeBound(r: RecordInput): number {
+  let size = recordOverheadBytes + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const h of r.headers ?? []) size += headerOverheadBytes + Buffer.byteLength(h.key) + (h.value?.length ?? 0);
+  return size;
+}
 
 function toBuffer(v: Buffer | string | null | undefined): Buffer | null {
   if (v === null || v === undefined) return null;
@@ -105,7 +117,7 @@ export class Producer {
     const value = toBuffer(record.value);
     const headers = Object.entries(record.headers ?? {}).map(([k, v]) => ({ key: k, value: toBuffer(v) }));
     const input: RecordInput = { key, value, headers, timestamp: record.timestamp ?? Date.now() };
-    const size = recordOverheadBytes + (key?.length ?? 0) + (value?.length ?? 0) + headers.reduce((n, h) => n + h.key.length + (h.value?.length ?? 0), 0);
+    const size = encodedSizeBound(input);
     return new Promise<RecordMetadata>((resolve, reject) => {
       const q = this.queue(`${topic}/${partition}`);
       q.records.push({ input, resolve, reject });
@@ -138,14 +150,17 @@ export class Producer {
     if (q.timer) clearTimeout(q.timer);
     q.timer = undefined;
     if (q.inFlight || q.records.length === 0) return;
-    // Take at most maxBatchBytes worth; the rest waits for the next round.
-    let bytes = 0;
+    // Take records while the batch stays within maxBatchBytes; the rest waits for the next round.
+    // A record too big on its own goes alone (and fails alone with MESSAGE_TOO_LARGE).
+    let bytes = batchHeaderBytes;
     let n = 0;
-    while (n < q.records.length && (n === 0 || bytes < this.opts.maxBatchBytes)) {
-      const r = q.records[n]!.input;
-      bytes += recordOverheadBytes + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+    while (n < q.records.length) {
+      const size = encodedSizeBound(q.records[n]!.input);
+      if (n > 0 && bytes + size > this.opts.maxBatchBytes) break;
+      bytes += size;
       n += 1;
     }
+    bytes -= batchHeaderBytes;
     const taken = q.records.splice(0, n);
     q.bytes = Math.max(0, q.bytes - bytes);
     if (this.sticky.get(topic) === partition) this.sticky.delete(topic);

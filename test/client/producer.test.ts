@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBatch, readBatchHeader } from '../../log/index.js';
+import type { ConnectionPool } from '../../client/connection-pool.js';
+import type { MetadataCache } from '../../client/metadata-cache.js';
+import { Producer } from '../../client/producer.js';
+
+/** A fake node that accepts batches up to `limit` bytes and assigns offsets like a leader. */
+function fakeCluster(limit: number) {
+  const batches: Buffer[] = [];
+  let next = 0;
+  const client = {
+    Produce(req: { partitions: Array<{ batch: Buffer }> }, _o: unknown, cb: (e: null, r: unknown) => void) {
+      const batch = req.partitions[0]!.batch;
+      batches.push(batch);
+      const tooBig = batch.length > limit;
+      const base = next;
+      if (!tooBig) next += readBatchHeader(batch).recordCount;
+      setImmediate(() => cb(null, { results: [{ baseOffset: tooBig ? -1 : base, error: tooBig
+        ? { code: 'ERROR_CODE_MESSAGE_TOO_LARGE', message: `batch of ${batch.length} > ${limit}`, retriable: false, leaderHintNodeId: -1, leaderHintAddress: '' }
+        : { code: 'ERROR_CODE_NONE', message: '', retriable: false, leaderHintNodeId: -1, leaderHintAddress: '' } }] }));
+    },
+    getChannel: () => ({ getTarget: () => 'fake' }),
+  };
+  const pool = { get: () => client } as unknown as ConnectionPool;
+  const metadata = {
+    topic: async () => ({ name: 't', partitions: [{ partition: 0, replicas: [1] }] }),
+    leaderAddress: async () => 'fake:1',
+    learn: () => undefined,
+  } as unknown as MetadataCache;
+  return { pool, metadata, batches };
+}
+
+describe('producer batching', () => {
+  it('never builds a batch larger than maxBatchBytes, whatever the record size, and keeps offsets dense', async () => {
+    for (const valueBytes of [100, 1024, 10 * 1024, 100 * 1024]) {
+      const limit = 1024 * 1024 + 12; // Kafka's default max.message.bytes
+      const { pool, metadata, batches } = fakeCluster(limit);
+      const producer = new Producer(pool, metadata, { maxBatchBytes: 1024 * 1024, lingerMs: 1 });
+      const headers = { trace: 'x'.repeat(40) };
+      const sent = await Promise.all(Array.from({ length: 300 }, (_, i) =>
+        producer.send('t', { value: Buffer.alloc(valueBytes, i % 256), headers, partition: 0 })));
+      expect(sent.map((m) => m.offset)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+      for (const b of batches) expect(b.length, `${valueBytes} B values`).toBeLessThanOrEqual(1024 * 1024);
+      expect(batches.reduce((n, b) => n + decodeBatch(b).records.length, 0)).toBe(300);
+    }
+  });
+
+  it('sends a record too large for any batch alone, so only it fails', async () => {
+    const { pool, metadata, batches } = fakeCluster(64 * 1024);
+    const producer = new Producer(pool, metadata, { maxBatchBytes: 64 * 1024, lingerMs: 1 });
+    const results = await Promise.allSettled([
+      producer.send('t', { value: 'small-1', partition: 0 }),
+      producer.send('t', { value: Buffer.alloc(100 * 1024), partition: 0 }),
+      producer.send('t', { value: 'small-2', partition: 0 }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+    expect(batches).toHaveLength(3);
+  });
+});
