@@ -167,7 +167,9 @@ export class Broker implements ReplicaDirectory {
     if (!p) throw new ReplicaError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}" has partitions 0-${t.partitions.length - 1}, not ${partition}`);
     const hosted = this.partitions.get(partitionGroupKey(t.topicId, partition));
     if (!hosted) {
-      throw new ReplicaError('NOT_LEADER', `partition ${topic}/${partition} is not hosted on node ${this.config.nodeId}`, p.replicas[0]);
+      const leader = this.leaders.leaderOf(partitionGroupKey(t.topicId, partition))?.nodeId;
+      const hint = leader !== undefined && leader !== this.config.nodeId ? leader : p.replicas.find((id) => id !== this.config.nodeId);
+      throw new ReplicaError('NOT_LEADER', `partition ${topic}/${partition} is not hosted on node ${this.config.nodeId}`, hint);
     }
     return hosted.replica;
   }
@@ -259,7 +261,7 @@ export class Broker implements ReplicaDirectory {
       return;
     }
     const storage = PartitionRaftStorage.open(plog, stored);
-    const replica = new PartitionReplica(key, this.host, storage, { maxMessageBytes: topic.config.maxMessageBytes });
+    const replica = new PartitionReplica(key, this.config.nodeId, this.host, storage, { maxMessageBytes: topic.config.maxMessageBytes });
     this.partitions.set(key, { topic, partition, replica, log: plog });
     this.partitionsByName.set(`${topic.name}/${partition}`, key);
     this.host.addGroup(key, storage, replica);

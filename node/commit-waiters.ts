@@ -30,8 +30,12 @@ export class CommitWaiters {
       const w: Waiter = { index, term, resolve, reject, done: false, timer: undefined };
       w.timer = setTimeout(() => this.finish(w, new ReplicaError('TIMEOUT',
         `no ${this.what} decision for Raft entry ${index} within ${timeoutMs} ms; the write may or may not have happened`)), timeoutMs);
-      const last = this.queue[this.queue.length - 1];
-      if (last && last.index >= index) throw new Error(`waiter for entry ${index} queued after ${last.index}`);
+      // A waiter at or above this index was proposed in an older term and its entry has since
+      // been replaced (this node lost and regained leadership): it definitely did not happen.
+      while (this.queue.length > 0 && this.queue[this.queue.length - 1]!.index >= index) {
+        const stale = this.queue.pop()!;
+        this.finish(stale, new ReplicaError('NOT_LEADER', `Raft entry ${stale.index} was replaced after a leadership change: the write did not happen`));
+      }
       this.queue.push(w);
     });
   }

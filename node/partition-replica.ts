@@ -65,6 +65,7 @@ export class PartitionReplica implements GroupApplier {
 
   constructor(
     readonly key: string,
+    private readonly selfId: number,
     private readonly host: RaftHost,
     private readonly storage: PartitionRaftStorage,
     private readonly limits: ReplicaLimits,
@@ -105,6 +106,10 @@ export class PartitionReplica implements GroupApplier {
     if (!r) return Promise.reject(new ReplicaError('NOT_LEADER', `partition ${this.key} is no longer hosted here`));
     if (!r.ok) {
       if (r.code === 'overloaded') return Promise.reject(new ReplicaError('THROTTLED', `partition ${this.key}: ${r.message}`));
+      // Mid-transfer this node still names itself leader: a hint to itself would make clients spin.
+      if (r.code === 'transferring') {
+        return Promise.reject(new ReplicaError('LEADER_NOT_AVAILABLE', `partition ${this.key} is handing leadership over; retry shortly`));
+      }
       return Promise.reject(this.notLeader(r.message));
     }
     if (acks === 'none') return Promise.resolve(-1);
@@ -113,7 +118,7 @@ export class PartitionReplica implements GroupApplier {
   }
 
   private notLeader(detail?: string): ReplicaError {
-    const leader = this.leaderId;
+    const leader = this.leaderId === this.selfId ? 0 : this.leaderId;
     const msg = `node is not the leader of partition ${this.key}${leader ? `; node ${leader} is` : '; no leader is known yet'}` +
       (detail ? ` (${detail})` : '');
     return new ReplicaError(leader ? 'NOT_LEADER' : 'LEADER_NOT_AVAILABLE', msg, leader || undefined);

@@ -57,7 +57,7 @@ class Cluster {
       nodeId: asNodeId(id), store, sink, fsync: 'always', timing: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 }, log,
       seed: id * 7919, onFatal: (err) => { throw err; },
     });
-    const replica = new PartitionReplica(group, host, storage, { maxMessageBytes: 1 << 20 });
+    const replica = new PartitionReplica(group, id, host, storage, { maxMessageBytes: 1 << 20 });
     host.addGroup(group, storage, replica);
     const node: TestNode = { id: asNodeId(id), dir, store, plog, host, replica, up: true };
     this.nodes.set(id, node);

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { CommitWaiters } from '../../node/commit-waiters.js';
+
+describe('CommitWaiters', () => {
+  it('resolves a waiter whose entry commits with its term, rejects one replaced by another term', async () => {
+    const w = new CommitWaiters('commit');
+    const a = w.wait(5, 2, 5_000);
+    const b = w.wait(6, 2, 5_000);
+    w.settleThrough(6, (i) => (i === 5 ? 2 : 3));
+    await expect(a).resolves.toBeUndefined();
+    await expect(b).rejects.toMatchObject({ code: 'NOT_LEADER', retriable: true });
+    expect(w.size).toBe(0);
+  });
+
+  it('rejects stale waiters at or above a new proposal index (leadership lost and regained) instead of failing the new one', async () => {
+    const w = new CommitWaiters('commit');
+    const stale11 = w.wait(11, 2, 5_000);
+    const stale12 = w.wait(12, 2, 5_000);
+    const fresh = w.wait(12, 4, 5_000); // the same index, proposed again in term 4
+    // The waiter at the new index was provably replaced: rejected at once.
+    await expect(stale12).rejects.toMatchObject({ code: 'NOT_LEADER', message: expect.stringMatching(/replaced/) });
+    // The one below it learns its fate when index 11 commits (with the new leader's term).
+    w.settleThrough(12, () => 4);
+    await expect(stale11).rejects.toMatchObject({ code: 'NOT_LEADER' });
+    await expect(fresh).resolves.toBeUndefined();
+  });
+
+  it('times out with an honest "outcome unknown" TIMEOUT', async () => {
+    const w = new CommitWaiters('commit');
+    await expect(w.wait(3, 1, 20)).rejects.toMatchObject({ code: 'TIMEOUT', message: expect.stringMatching(/may or may not/) });
+  });
+});
