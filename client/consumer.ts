@@ -52,6 +52,8 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
   private failure: Error | undefined;
   private closed = false;
   private started: Promise<void> | undefined;
+  /** Positions given by seek(), which win over `from` when start() runs after them. */
+  private readonly seeks = new Map<number, number>();
 
   constructor(private readonly pool: ConnectionPool, private readonly metadata: MetadataCache, private readonly opts: ConsumerOptions) {}
 
@@ -66,9 +68,12 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
   /** Moves a partition's position; records already buffered for it are dropped. */
   seek(partition: number, offset: number): void {
     if (!Number.isInteger(offset) || offset < 0) throw new FerryError('INVALID_REQUEST', `offset must be an integer >= 0, got ${offset}`, false);
+    this.seeks.set(partition, offset); // remembered so a start() that has not run yet keeps it
     this.positions.set(partition, offset);
     this.consumed.set(partition, offset);
     for (let i = this.buffer.length - 1; i >= 0; i -= 1) if (this.buffer[i]!.partition === partition) this.buffer.splice(i, 1);
+    // Fetchers parked on a full buffer must see the room the seek just made.
+    for (const w of this.wakeFetchers.splice(0)) w();
   }
 
   private async start(): Promise<void> {
@@ -78,7 +83,10 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
       if (!t.partitions[p]) throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${this.opts.topic}" has no partition ${p}`, false);
     }
     const from = this.opts.from ?? 'earliest';
-    for (const p of partitions) this.positions.set(p, typeof from === 'object' && 'offset' in from ? from.offset : await this.lookup(p, from));
+    for (const p of partitions) {
+      const position = typeof from === 'object' && 'offset' in from ? from.offset : await this.lookup(p, from);
+      if (!this.seeks.has(p)) this.positions.set(p, position);
+    }
     for (const p of partitions) void this.fetchLoop(p);
   }
 
@@ -129,7 +137,9 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
         const e = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
         const policy = this.opts.autoOffsetReset ?? 'earliest';
         if (e.code === 'OFFSET_OUT_OF_RANGE' && policy !== 'error') {
-          this.positions.set(partition, await this.lookup(partition, policy).catch(() => offset));
+          const reset = await this.lookup(partition, policy).catch(() => offset);
+          // A seek() while the fetch was out wins over the reset.
+          if (this.positions.get(partition) === offset) this.positions.set(partition, reset);
           continue;
         }
         this.metadata.learn(this.opts.topic, partition, e);

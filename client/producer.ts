@@ -93,6 +93,9 @@ export class Producer {
   private readonly queues = new Map<string, PartitionQueue>();
   private readonly sticky = new Map<string, number>();
   private readonly inflight = new Set<Promise<void>>();
+  /** Sends still looking up metadata, not yet in a partition queue (flush must wait for them). */
+  private queueing = 0;
+  private queueingWaiters: Array<() => void> = [];
   private closed = false;
   private readonly opts: Required<ProducerOptions>;
 
@@ -108,6 +111,22 @@ export class Producer {
   /** Queues one record; resolves once it is acknowledged as `acks` says. */
   async send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
     if (this.closed) throw new FerryError('CLIENT_CLOSED', 'the producer is closed', false);
+    this.queueing += 1;
+    let queued = false;
+    const markQueued = (): void => {
+      if (queued) return;
+      queued = true;
+      this.queueing -= 1;
+      if (this.queueing === 0) for (const w of this.queueingWaiters.splice(0)) w();
+    };
+    try {
+      return await this.enqueue(topic, record, markQueued);
+    } finally {
+      markQueued();
+    }
+  }
+
+  private async enqueue(topic: string, record: ProducerRecord, markQueued: () => void): Promise<RecordMetadata> {
     const t = await this.metadata.topic(topic);
     const key = toBuffer(record.key);
     const partition = record.partition ?? (key ? partitionForKey(key, t.partitions.length) : this.stickyPartition(topic, t.partitions.length));
@@ -121,6 +140,7 @@ export class Producer {
     return new Promise<RecordMetadata>((resolve, reject) => {
       const q = this.queue(`${topic}/${partition}`);
       q.records.push({ input, resolve, reject });
+      markQueued();
       q.bytes += size;
       if (q.bytes >= this.opts.maxBatchBytes) this.drain(topic, partition);
       else q.timer ??= setTimeout(() => this.drain(topic, partition), this.opts.lingerMs);
@@ -213,13 +233,16 @@ export class Producer {
         return;
       }
       this.stats.retries += 1;
-      await new Promise((resolve) => setTimeout(resolve, error.leaderHint ? 0 : backoff));
+      // A hint is followed at once the first time, then with a growing pause (a node that keeps
+      // pointing elsewhere must not be hammered).
+      await new Promise((resolve) => setTimeout(resolve, error.leaderHint ? Math.min(attempt * 10, 200) : backoff));
       if (error.code === 'UNKNOWN_TOPIC_OR_PARTITION') await this.metadata.refresh([topic]).catch(() => undefined);
     }
   }
 
   /** Sends everything queued and waits until every record has its answer. */
   async flush(): Promise<void> {
+    while (this.queueing > 0) await new Promise<void>((resolve) => this.queueingWaiters.push(resolve));
     for (;;) {
       for (const [key, q] of this.queues) {
         if (q.records.length === 0) continue;

@@ -45,6 +45,15 @@ describe('producer batching', () => {
     }
   });
 
+  it('flush/close wait for sends that were still looking up metadata', async () => {
+    const { pool, metadata, batches } = fakeCluster(1 << 20);
+    const producer = new Producer(pool, metadata, { lingerMs: 50 });
+    const sent = producer.send('t', { value: 'last words', partition: 0 });
+    await producer.close();
+    expect(batches).toHaveLength(1);
+    await expect(sent).resolves.toMatchObject({ offset: 0 });
+  });
+
   it('sends a record too large for any batch alone, so only it fails', async () => {
     const { pool, metadata, batches } = fakeCluster(64 * 1024);
     const producer = new Producer(pool, metadata, { maxBatchBytes: 64 * 1024, lingerMs: 1 });
