@@ -18,7 +18,7 @@ import type { MetadataRequest__Output } from '../proto/gen/ferry/v1/MetadataRequ
 import type { MetadataResponse } from '../proto/gen/ferry/v1/MetadataResponse.js';
 import type { PartitionDescription } from '../proto/gen/ferry/v1/PartitionDescription.js';
 import type { TopicMetadata } from '../proto/gen/ferry/v1/TopicMetadata.js';
-import type { ControllerForwarder } from './controller-forwarder.js';
+import { adminTimeoutMsMax, type ControllerForwarder } from './controller-forwarder.js';
 import type { ControllerReplica } from './controller-replica.js';
 import type { PartitionReplica } from './partition-replica.js';
 import { noError, toWireError, wireError } from './proto-errors.js';
@@ -93,7 +93,7 @@ export class AdminService {
       try {
         const result = await this.ctx.controller.propose(
           { type: 'createTopic', name: req.name, config: config.value, replicas: placed.replicas },
-          req.timeoutMs || adminTimeoutMsDefault,
+          Math.min(req.timeoutMs || adminTimeoutMsDefault, adminTimeoutMsMax),
         );
         if (!result.ok) return fail(wireError(result.code, result.message));
         this.log.info({ topic: req.name, topicId: result.topic?.topicId, partitions: req.partitions, rf }, 'topic created');
@@ -111,7 +111,7 @@ export class AdminService {
     }
     return this.ctx.forwarder.run('ferry', 'DeleteTopic', req, async () => {
       try {
-        const result = await this.ctx.controller.propose({ type: 'deleteTopic', name: req.name }, req.timeoutMs || adminTimeoutMsDefault);
+        const result = await this.ctx.controller.propose({ type: 'deleteTopic', name: req.name }, Math.min(req.timeoutMs || adminTimeoutMsDefault, adminTimeoutMsMax));
         return result.ok ? { error: noError } : fail(wireError(result.code, result.message));
       } catch (e) {
         return fail(toWireError(e, (id) => this.ctx.brokers().get(id)?.address));

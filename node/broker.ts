@@ -37,6 +37,8 @@ import { serveClientApi } from './client-api.js';
 const raftTiming = { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 };
 /** How long shutdown waits for leadership to move away before closing anyway. */
 const shutdownTransferMs = 2_000;
+/** How long shutdown lets in-flight RPCs finish before cutting connections. */
+const serverShutdownGraceMs = 3_000;
 
 /** The controller-side services every node runs (most of them act only on the controller leader). */
 interface ClusterServices {
@@ -74,6 +76,7 @@ export class Broker implements ReplicaDirectory {
     private readonly controllerLog: PartitionLog,
     private readonly server: grpc.Server,
     private readonly services: ClusterServices,
+    private readonly data: DataService,
     /** Who leads each group (this node's own groups and peers' reports). */
     readonly leaders: LeaderDirectory,
     readonly port: number,
@@ -87,7 +90,7 @@ export class Broker implements ReplicaDirectory {
     const holder: { host?: RaftHost } = {};
     const leaders = new LeaderDirectory();
     const transport = new PeerTransport({
-      selfId, clusterId: config.clusterId, peers, log,
+      selfId, clusterId: config.clusterId, peers, log, onFatal,
       deliver: (group, message) => holder.host?.step(group, message),
       onLeaderReports: (from, reports) => {
         for (const r of reports) leaders.report(r.group, from, r.term);
@@ -127,8 +130,14 @@ export class Broker implements ReplicaDirectory {
       selfId: config.nodeId, clusterId: config.clusterId, sessionTimeoutMs: config.brokerSessionTimeoutMs, controller, forwarder, log,
     });
     const balancer = new LeaderBalancer({ intervalMs: config.leaderBalanceIntervalMs, controller, leaders, forwarder, log });
+    const dataRef: { broker?: Broker } = {};
+    const data = new DataService({
+      replica: (topic, partition) => dataRef.broker!.replica(topic, partition),
+      addressOf: (nodeId) => dataRef.broker!.addressOf(nodeId),
+    }, log);
     const broker = new Broker(config, log, store, transport, host, controller, controllerLog, server,
-      { forwarder, registration, liveness, balancer }, leaders, port);
+      { forwarder, registration, liveness, balancer }, data, leaders, port);
+    dataRef.broker = broker;
     brokerRef.broker = broker;
     const admin = new AdminService({
       selfId: config.nodeId, controller, forwarder, brokers: () => broker.brokers(),
@@ -143,7 +152,7 @@ export class Broker implements ReplicaDirectory {
       TransferLeadership: (call, done) => done(null, broker.handleTransfer(call.request.group, call.request.targetNodeId)),
     };
     server.addService(ferryGrpc().ferry.v1.ControllerService.service, controllerHandlers);
-    serveClientApi(server, admin, new DataService(broker, log));
+    serveClientApi(server, admin, data);
     // The controller may have replayed its log (and called onMetadata) before `broker` existed;
     // reconciling is idempotent, so do it once now that everything is wired.
     broker.onMetadata(controller.state);
@@ -228,7 +237,14 @@ export class Broker implements ReplicaDirectory {
         if (!p.replicas.includes(this.config.nodeId)) continue;
         const key = partitionGroupKey(topic.topicId, p.partition);
         wanted.add(key);
-        if (!this.partitions.has(key)) await this.openPartition(topic, p.partition, p.replicas);
+        if (this.partitions.has(key)) continue;
+        try {
+          await this.openPartition(topic, p.partition, p.replicas);
+        } catch (err) {
+          // One damaged partition must not keep the others from opening; the next metadata
+          // change retries it.
+          this.log.error({ err, partition: key, topic: topic.name }, 'could not open partition replica');
+        }
       }
     }
     for (const [key, hosted] of this.partitions) {
@@ -260,7 +276,13 @@ export class Broker implements ReplicaDirectory {
       await plog.close();
       return;
     }
-    const storage = PartitionRaftStorage.open(plog, stored);
+    let storage: PartitionRaftStorage;
+    try {
+      storage = PartitionRaftStorage.open(plog, stored);
+    } catch (err) {
+      await plog.close();
+      throw err;
+    }
     const replica = new PartitionReplica(key, this.config.nodeId, this.host, storage, { maxMessageBytes: topic.config.maxMessageBytes });
     this.partitions.set(key, { topic, partition, replica, log: plog });
     this.partitionsByName.set(`${topic.name}/${partition}`, key);
@@ -288,7 +310,17 @@ export class Broker implements ReplicaDirectory {
     this.controller.abortAll('node shutting down');
     this.transport.close();
     this.services.forwarder.close();
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    this.data.close();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, serverShutdownGraceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
     for (const p of this.partitions.values()) await p.log.close();
     await this.controllerLog.close();
     await this.store.close();

@@ -9,7 +9,9 @@ import type { FerryServiceClient } from '../proto/gen/ferry/v1/FerryService.js';
 import type { ControllerReplica } from './controller-replica.js';
 import { wireError } from './proto-errors.js';
 
+/** Forwarded calls wait this long unless the request names its own timeout (capped below). */
 const forwardTimeoutMs = 10_000;
+export const adminTimeoutMsMax = 60_000;
 
 type Callback<Res> = (e: grpc.ServiceError | null, r?: Res) => void;
 
@@ -53,11 +55,17 @@ export class ControllerForwarder {
       ? this.client(this.ferryClients, leader, (a) => new pkg.FerryService(a, grpc.credentials.createInsecure()))
       : this.client(this.controllerClients, leader, (a) => new pkg.ControllerService(a, grpc.credentials.createInsecure()));
     if (!client) return failed(wireError('LEADER_NOT_AVAILABLE', 'the controller has no leader yet; retry shortly'));
+    const asked = (req as { timeoutMs?: number }).timeoutMs;
+    const timeoutMs = Math.min(asked && asked > 0 ? asked : forwardTimeoutMs, adminTimeoutMsMax) + 1_000;
     return new Promise<Res>((resolve) => {
       const fn = (client as unknown as Record<string, (r: Req, o: grpc.CallOptions, cb: Callback<Res>) => void>)[method]!;
-      fn.call(client, req, { deadline: new Date(Date.now() + forwardTimeoutMs) }, (err, res) => {
-        if (err || !res) resolve(failed(wireError('LEADER_NOT_AVAILABLE', `forwarding to controller node ${leader} failed: ${err?.message ?? 'no answer'}`)));
-        else resolve(res);
+      fn.call(client, req, { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => {
+        if (res && !err) return resolve(res);
+        // A deadline means the leader may still apply the request: the outcome is unknown.
+        if (err?.code === grpc.status.DEADLINE_EXCEEDED) {
+          return resolve(failed(wireError('TIMEOUT', `controller node ${leader} did not answer within ${timeoutMs} ms; the change may or may not apply`)));
+        }
+        resolve(failed(wireError('LEADER_NOT_AVAILABLE', `forwarding to controller node ${leader} failed: ${err?.message ?? 'no answer'}`)));
       });
     });
   }

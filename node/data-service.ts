@@ -6,7 +6,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { readBatchHeader } from '../log/index.js';
+import { isLogError, readBatchHeader } from '../log/index.js';
 import type { FetchPartitionResult } from '../proto/gen/ferry/v1/FetchPartitionResult.js';
 import type { FetchRequest__Output } from '../proto/gen/ferry/v1/FetchRequest.js';
 import type { FetchResponse } from '../proto/gen/ferry/v1/FetchResponse.js';
@@ -37,10 +37,19 @@ const acksOf: Record<string, Acks> = { ACKS_UNSPECIFIED: 'all', ACKS_ALL: 'all',
 
 export class DataService {
   private readonly inflightByPeer = new Map<string, number>();
+  /** Set at shutdown: streams end and long polls return. */
+  private closed = false;
 
   constructor(private readonly dir: ReplicaDirectory, private readonly log: Logger) {}
 
+  /** Ends every FetchStream and long poll (node shutdown). */
+  close(): void {
+    this.closed = true;
+  }
+
   private err(e: unknown) {
+    // A damaged range on this replica: retriable (another replica, or this one after repair).
+    if (isLogError(e, 'CORRUPT_RANGE')) return wireError('LEADER_NOT_AVAILABLE', `this replica cannot serve that range right now: ${(e as Error).message}`);
     if (!(e instanceof ReplicaError)) this.log.error({ err: e }, 'unexpected error in the data path');
     return toWireError(e, (id) => this.dir.addressOf(id));
   }
@@ -104,7 +113,7 @@ export class DataService {
       const got = results.reduce((n, r) => n + ((r.records as Buffer | undefined)?.length ?? 0), 0);
       const anyError = results.some((r) => r.error?.code !== 'ERROR_CODE_NONE');
       const remaining = deadline - Date.now();
-      if (got >= minBytes || anyError || remaining <= 0 || cancelled()) return { results };
+      if (got >= minBytes || anyError || remaining <= 0 || cancelled() || this.closed) return { results };
       await this.waitForAny(req.partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.fetchOffset })), remaining);
     }
   }
@@ -136,17 +145,30 @@ export class DataService {
     call.on('cancelled', () => {
       cancelled = true;
     });
-    while (!cancelled) {
+    while (!cancelled && !this.closed) {
       const r = this.readOne(topic, partition, offset, maxBytes);
       const records = r.records as Buffer;
       if (r.error?.code !== 'ERROR_CODE_NONE' || records.length > 0) {
         const ok = call.write({ result: r });
         if (r.error?.code !== 'ERROR_CODE_NONE') break;
         offset = nextOffsetAfter(records, offset);
-        if (!ok) await new Promise((resolve) => call.once('drain', resolve));
+        if (!ok) {
+          // Wait for the client to drain, but not past a cancel or shutdown (no leak, no hang).
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              call.off('drain', done);
+              call.off('cancelled', done);
+              clearInterval(poll);
+              resolve();
+            };
+            const poll = setInterval(() => this.closed && done(), 200);
+            call.once('drain', done);
+            call.once('cancelled', done);
+          });
+        }
         continue;
       }
-      await this.waitForAny([{ topic, partition, offset }], fetchWaitMsMax);
+      await this.waitForAny([{ topic, partition, offset }], 1_000);
     }
     call.end();
   }

@@ -163,6 +163,8 @@ export interface PeerTransportOptions {
   readonly log: Logger;
   /** Called for every raft message that arrives, already validated. */
   readonly deliver: (group: string, message: Message) => void;
+  /** Called when delivering a message hits an error that is not the peer's fault (a broken invariant). */
+  readonly onFatal: (err: unknown) => void;
   /** Called with the groups a peer says it leads. */
   readonly onLeaderReports?: (from: NodeId, reports: ReadonlyArray<{ group: string; term: number }>) => void;
 }
@@ -255,14 +257,23 @@ export class PeerTransport {
       this.options.deliver(hb.group, { type: 'heartbeatResp', term: asTerm(hb.term), from, to });
     }
     for (const gm of frame.messages) {
+      let m: Message;
       try {
-        const m = messageFromWire(gm.message!);
+        if (!gm.message) throw new WireError('group message without a message');
+        m = messageFromWire(gm.message);
         if (m.from !== from || m.to !== to) throw new WireError(`message ${m.from}->${m.to} inside a frame ${from}->${to}`);
-        this.options.deliver(gm.group, m);
       } catch (err) {
         if (!(err instanceof WireError)) throw err;
         this.stats.framesRejected += 1;
         this.options.log.warn({ from, group: gm.group, problem: err.message }, 'dropped malformed raft message');
+        continue;
+      }
+      try {
+        this.options.deliver(gm.group, m);
+      } catch (err) {
+        // Not the peer's fault: a broken invariant or a storage failure inside Raft.
+        this.options.onFatal(err);
+        return;
       }
     }
   }

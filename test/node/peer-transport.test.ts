@@ -33,7 +33,7 @@ async function startServer(id: number, port = 0): Promise<TestNode> {
 function connect(nodes: TestNode[], clusterId = 'test'): void {
   const peers = new Map(nodes.map((n) => [n.id, `127.0.0.1:${n.port}`]));
   for (const n of nodes) {
-    n.transport = new PeerTransport({ selfId: n.id, clusterId, peers, log, deliver: (group, message) => n.received.push({ group, message }) });
+    n.transport = new PeerTransport({ onFatal: (e: unknown) => { throw e; }, selfId: n.id, clusterId, peers, log, deliver: (group, message) => n.received.push({ group, message }) });
     const t = n.transport;
     cleanups.push(() => t.close());
   }
@@ -71,8 +71,8 @@ describe('peer transport', () => {
   it('rejects frames from another cluster and delivers nothing from them', async () => {
     const [a, b] = [await startServer(1), await startServer(2)];
     const peers = new Map([[a.id, `127.0.0.1:${a.port}`], [b.id, `127.0.0.1:${b.port}`]]);
-    a.transport = new PeerTransport({ selfId: a.id, clusterId: 'one', peers, log, deliver: () => undefined });
-    b.transport = new PeerTransport({ selfId: b.id, clusterId: 'two', peers, log, deliver: (group, message) => b.received.push({ group, message }) });
+    a.transport = new PeerTransport({ onFatal: (e: unknown) => { throw e; }, selfId: a.id, clusterId: 'one', peers, log, deliver: () => undefined });
+    b.transport = new PeerTransport({ onFatal: (e: unknown) => { throw e; }, selfId: b.id, clusterId: 'two', peers, log, deliver: (group, message) => b.received.push({ group, message }) });
     cleanups.push(() => a.transport!.close(), () => b.transport!.close());
     a.transport.send('t/0', hb(1, 2, 1, 0));
     a.transport.flush();
@@ -108,7 +108,7 @@ describe('peer transport', () => {
     }
     // Restart node 2 on the same port; the link reconnects within its back-off cap.
     const b2 = await startServer(2, bPort);
-    b2.transport = new PeerTransport({ selfId: b2.id, clusterId: 'test', peers: new Map([[a.id, `127.0.0.1:${a.port}`], [b2.id, `127.0.0.1:${bPort}`]]), log,
+    b2.transport = new PeerTransport({ onFatal: (e: unknown) => { throw e; }, selfId: b2.id, clusterId: 'test', peers: new Map([[a.id, `127.0.0.1:${a.port}`], [b2.id, `127.0.0.1:${bPort}`]]), log,
       deliver: (group, message) => b2.received.push({ group, message }) });
     cleanups.push(() => b2.transport!.close());
     await until(() => {
