@@ -30,12 +30,15 @@ export class Admin {
   constructor(private readonly pool: ConnectionPool, private readonly metadata: MetadataCache, private readonly timeoutMs = 15_000) {}
 
   async createTopic(name: string, options: CreateTopicOptions = {}): Promise<void> {
+    let attempts = 0;
     await withRetries(async () => {
+      attempts += 1;
       const res = await unary<object, CreateTopicResponse__Output>(this.pool.get(this.metadata.anyAddress()), 'CreateTopic', {
         name, partitions: options.partitions ?? 1, replicationFactor: options.replicationFactor ?? 0, configs: options.configs ?? {}, timeoutMs: this.timeoutMs,
       }, this.timeoutMs + 1_000);
       const err = FerryError.fromWire(res.error, `create topic ${name}`);
-      if (err) throw err;
+      // After an attempt whose outcome was unknown (timeout), "already exists" is our own success.
+      if (err && !(attempts > 1 && err.code === 'TOPIC_ALREADY_EXISTS')) throw err;
     });
     await this.waitVisible(name, true);
   }
@@ -61,11 +64,13 @@ export class Admin {
   }
 
   async deleteTopic(name: string): Promise<void> {
+    let attempts = 0;
     await withRetries(async () => {
+      attempts += 1;
       const res = await unary<object, DeleteTopicResponse__Output>(this.pool.get(this.metadata.anyAddress()), 'DeleteTopic',
         { name, timeoutMs: this.timeoutMs }, this.timeoutMs + 1_000);
       const err = FerryError.fromWire(res.error, `delete topic ${name}`);
-      if (err) throw err;
+      if (err && !(attempts > 1 && err.code === 'UNKNOWN_TOPIC_OR_PARTITION')) throw err;
     });
     await this.waitVisible(name, false);
   }

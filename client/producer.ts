@@ -61,6 +61,8 @@ interface PartitionQueue {
 }
 
 const acksWire: Record<NonNullable<ProducerOptions['acks']>, Acks> = { all: 'ACKS_ALL', leader: 'ACKS_LEADER', none: 'ACKS_NONE' };
+/** How long a batch keeps retrying UNKNOWN_TOPIC_OR_PARTITION (metadata of a new topic spreading). */
+const unknownTopicGraceMs = 5_000;
 /** RecordBatch v2 header up to the record count. */
 const batchHeaderBytes = 61;
 /** Worst case per record: length, attributes, timestamp/offset deltas, key/value lengths, header count. */
@@ -126,8 +128,21 @@ export class Producer {
     }
   }
 
+  /** The topic's metadata, retrying retriable failures (a cluster restarting) within the delivery timeout. */
+  private async topicWithin(topic: string, deadline: number): Promise<Awaited<ReturnType<MetadataCache['topic']>>> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.metadata.topic(topic);
+      } catch (err) {
+        const retriable = err instanceof FerryError && err.retriable;
+        if (!retriable || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(this.opts.retryBackoffMs * 2 ** attempt, 1_000)));
+      }
+    }
+  }
+
   private async enqueue(topic: string, record: ProducerRecord, markQueued: () => void): Promise<RecordMetadata> {
-    const t = await this.metadata.topic(topic);
+    const t = await this.topicWithin(topic, Date.now() + this.opts.deliveryTimeoutMs);
     const key = toBuffer(record.key);
     const partition = record.partition ?? (key ? partitionForKey(key, t.partitions.length) : this.stickyPartition(topic, t.partitions.length));
     if (!Number.isInteger(partition) || partition < 0 || partition >= t.partitions.length) {
@@ -204,7 +219,8 @@ export class Producer {
       for (const r of records) r.reject(new FerryError('INVALID_REQUEST', `could not encode the batch: ${(err as Error).message}`, false));
       return;
     }
-    const deadline = Date.now() + this.opts.deliveryTimeoutMs;
+    const started = Date.now();
+    const deadline = started + this.opts.deliveryTimeoutMs;
     for (let attempt = 0; ; attempt += 1) {
       let error: FerryError;
       try {
@@ -228,7 +244,9 @@ export class Producer {
       }
       this.metadata.learn(topic, partition, error);
       const backoff = Math.min(this.opts.retryBackoffMs * 2 ** attempt, 1_000);
-      if (!error.retriable || this.closed || Date.now() + backoff > deadline) {
+      // A leader that has not applied a just-created topic yet says "unknown": worth a few retries.
+      const unknownButYoung = error.code === 'UNKNOWN_TOPIC_OR_PARTITION' && Date.now() < started + unknownTopicGraceMs;
+      if ((!error.retriable && !unknownButYoung) || this.closed || Date.now() + backoff > deadline) {
         for (const r of records) r.reject(error);
         return;
       }
