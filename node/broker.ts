@@ -232,6 +232,9 @@ export class Broker implements ReplicaDirectory {
   private async reconcile(state: MetadataState): Promise<void> {
     if (this.stopping) return;
     const wanted = new Set<string>();
+    const existing = new Set<string>([controllerGroupKey]);
+    for (const topic of state.topics()) for (const p of topic.partitions) existing.add(partitionGroupKey(topic.topicId, p.partition));
+    this.leaders.retainOnly(existing);
     for (const topic of state.topics()) {
       for (const p of topic.partitions) {
         if (!p.replicas.includes(this.config.nodeId)) continue;

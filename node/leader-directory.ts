@@ -28,4 +28,9 @@ export class LeaderDirectory {
   forget(group: string): void {
     this.leaders.delete(group);
   }
+
+  /** Forgets every group not in `live` (deleted topics), so the map cannot grow without bound. */
+  retainOnly(live: ReadonlySet<string>): void {
+    for (const group of this.leaders.keys()) if (!live.has(group)) this.leaders.delete(group);
+  }
 }

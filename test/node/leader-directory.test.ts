@@ -13,5 +13,9 @@ describe('LeaderDirectory', () => {
     expect(d.report('1/0', 0, 9)).toBe(false);
     d.forget('1/0');
     expect(d.leaderOf('1/0')).toBeUndefined();
+    d.report('2/0', 1, 1);
+    d.report('3/0', 1, 1);
+    d.retainOnly(new Set(['3/0']));
+    expect([d.leaderOf('2/0'), d.leaderOf('3/0')]).toEqual([undefined, { nodeId: 1, term: 1 }]);
   });
 });
