@@ -52,8 +52,12 @@ export class CommitWaiters {
     if (n > 0) this.queue = this.queue.slice(n);
   }
 
+  /**
+   * Answers every waiter now (shutdown, group removal). The entries may already be on followers
+   * and commit under the next leader, so the outcome is unknown: TIMEOUT, never a definite failure.
+   */
   abortAll(reason: string): void {
-    for (const w of this.queue.splice(0)) this.finish(w, new ReplicaError('NOT_LEADER', reason));
+    for (const w of this.queue.splice(0)) this.finish(w, new ReplicaError('TIMEOUT', `${reason}; the write may or may not have happened`));
   }
 
   private finish(w: Waiter, err: ReplicaError | undefined): void {
