@@ -1,0 +1,62 @@
+/**
+ * Faults on a schedule drawn from one seed: kill -9 a node (then restart it), pause it
+ * (SIGSTOP, then SIGCONT), kill the leader of a partition, or kill -9 every node at once and
+ * restart them all (promise 1 covers that too). One fault at a time, each held for a while and
+ * then healed.
+ */
+import type { LocalCluster } from './local-cluster.js';
+import type { NemesisEvent } from './history.js';
+import type { SeededRandom } from './prng.js';
+
+export const faultKinds = ['kill', 'pause', 'kill-leader', 'kill-all'] as const;
+export type FaultKind = (typeof faultKinds)[number];
+
+export interface NemesisOptions {
+  readonly cluster: LocalCluster;
+  readonly kinds: readonly FaultKind[];
+  readonly random: SeededRandom;
+  readonly untilMs: number;
+  /** The node leading some partition right now, if known. */
+  readonly leaderOf: () => Promise<number | undefined>;
+  readonly record: (e: NemesisEvent) => void;
+  readonly progress: (line: string) => void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function runNemesis(o: NemesisOptions): Promise<number> {
+  let faults = 0;
+  while (Date.now() < o.untilMs) {
+    await sleep(o.random.int(500, 2_000));
+    if (Date.now() >= o.untilMs) break;
+    const kind = o.random.pick(o.kinds);
+    const running = o.cluster.ids.filter((id) => o.cluster.isRunning(id));
+    const leader = kind === 'kill-leader' ? await o.leaderOf() : undefined;
+    const node = leader !== undefined && running.includes(leader) ? leader : o.random.pick(running);
+    const holdMs = o.random.int(500, 3_000);
+    faults += 1;
+    if (kind === 'kill-all') {
+      o.progress(`fault ${faults}: kill -9 every node, restart all after ${holdMs} ms`);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'kill-all', nodes: running });
+      await Promise.all(running.map((id) => o.cluster.kill(id)));
+      await sleep(holdMs);
+      for (const id of running) o.cluster.startNode(id);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'restart', nodes: running });
+    } else if (kind === 'pause') {
+      o.progress(`fault ${faults}: pause node ${node} for ${holdMs} ms`);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'pause', nodes: [node] });
+      o.cluster.pause(node);
+      await sleep(holdMs);
+      o.cluster.resume(node);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'resume', nodes: [node] });
+    } else {
+      o.progress(`fault ${faults}: kill -9 node ${node}${kind === 'kill-leader' ? ' (a partition leader)' : ''}, restart after ${holdMs} ms`);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'kill', nodes: [node] });
+      await o.cluster.kill(node);
+      await sleep(holdMs);
+      o.cluster.startNode(node);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'restart', nodes: [node] });
+    }
+  }
+  return faults;
+}

@@ -1,0 +1,147 @@
+/**
+ * `npm run chaos -- --time 30 --nemesis kill,pause,kill-leader --seed 7`: a local cluster, a
+ * produce workload with unique values, a seeded fault schedule, then heal, read every partition
+ * from every replica, and check the history. Prints a progress line per fault, the verdict, and a
+ * last line of JSON; exits 1 when a promise was broken. The history is written as JSON lines.
+ * Stops every node it started, by pid, even on failure.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createClient, readBatchHeader, decodeBatch } from '../client/index.js';
+import { ConnectionPool, unary } from '../client/connection-pool.js';
+import type { FetchResponse__Output } from '../proto/gen/ferry/v1/FetchResponse.js';
+import { checkHistory } from './checker.js';
+import type { HistoryEvent, ReadEvent } from './history.js';
+import { LocalCluster } from './local-cluster.js';
+import { faultKinds, runNemesis, type FaultKind } from './nemesis.js';
+import { SeededRandom } from './prng.js';
+import { ProduceWorkload } from './workload.js';
+
+export interface ChaosOptions {
+  readonly seconds: number;
+  readonly nemesis: readonly FaultKind[];
+  readonly seed: number;
+  readonly nodes: number;
+  readonly partitions: number;
+  readonly producers: number;
+  readonly historyFile?: string;
+  /** Extra FERRY_* settings for the nodes (e.g. FERRY_FSYNC=never, to see the checker catch loss). */
+  readonly nodeEnv?: Readonly<Record<string, string>>;
+  readonly progress: (line: string) => void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Every record of one partition as one node serves it, up to `upTo` (waits for it to catch up). */
+async function readReplica(pool: ConnectionPool, address: string, topic: string, partition: number, upTo: number): Promise<Array<{ offset: number; value: string }>> {
+  const deadline = Date.now() + 30_000;
+  const out: Array<{ offset: number; value: string }> = [];
+  let offset = 0;
+  while (offset < upTo) {
+    if (Date.now() > deadline) throw new Error(`replica ${address} did not serve ${topic}/${partition} up to ${upTo} within 30 s (stuck at ${offset})`);
+    const res = await unary<object, FetchResponse__Output>(pool.get(address), 'Fetch', {
+      maxWaitMs: 200, partitions: [{ topic, partition, fetchOffset: offset, maxBytes: 1 << 20 }],
+    }, 5_000).catch(() => undefined);
+    const r = res?.results[0];
+    if (!r || r.error?.code !== 'ERROR_CODE_NONE' || r.records.length === 0) {
+      await sleep(100);
+      continue;
+    }
+    for (let pos = 0; pos < r.records.length;) {
+      const h = readBatchHeader(r.records, pos);
+      if (!h.isControl) for (const rec of decodeBatch(r.records.subarray(pos, pos + h.sizeBytes)).records) if (rec.offset >= offset) out.push({ offset: rec.offset, value: rec.value!.toString() });
+      offset = h.lastOffset + 1;
+      pos += h.sizeBytes;
+    }
+  }
+  return out;
+}
+
+export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summary: Record<string, unknown> }> {
+  const dataRoot = mkdtempSync(path.join(os.tmpdir(), 'ferry-chaos-'));
+  const history: HistoryEvent[] = [];
+  const random = new SeededRandom(o.seed);
+  const cluster = await LocalCluster.start({
+    nodes: o.nodes, dataRoot, env: { FERRY_LOG_LEVEL: 'warn', FERRY_BROKER_SESSION_MS: '3000', ...o.nodeEnv },
+  });
+  const ferry = createClient({ bootstrap: cluster.bootstrap(), requestTimeoutMs: 3_000 });
+  const pool = new ConnectionPool();
+  const topic = 'chaos';
+  try {
+    await cluster.waitReady();
+    await ferry.admin.createTopic(topic, { partitions: o.partitions, replicationFactor: Math.min(3, o.nodes) });
+    o.progress(`cluster of ${o.nodes} up; topic ${topic} with ${o.partitions} partitions; ${o.producers} producers; seed ${o.seed}`);
+    const workload = new ProduceWorkload({ bootstrap: cluster.bootstrap(), topic, partitions: o.partitions, producers: o.producers, requestTimeoutMs: 2_000,
+      record: (e) => history.push(e) });
+    workload.start();
+    const faults = await runNemesis({
+      cluster, kinds: o.nemesis, random, untilMs: Date.now() + o.seconds * 1000, record: (e) => history.push(e), progress: o.progress,
+      leaderOf: async () => (await ferry.admin.describeTopic(topic).catch(() => []))[random.int(0, o.partitions - 1)]?.leaderId,
+    });
+    await workload.stop();
+    o.progress(`healing: every node running, reading ${o.partitions} partitions from every replica`);
+    for (const id of cluster.ids) if (!cluster.isRunning(id)) cluster.startNode(id);
+    for (const id of cluster.ids) cluster.resume(id);
+    await cluster.waitReady();
+    const md = await ferry.admin.metadata$([topic]);
+    for (const p of md.topics[0]!.partitions) {
+      const described = await ferry.admin.describeTopic(topic);
+      const hw = Math.max(...described.map((d) => (d.partition === p.partition ? d.highWatermark : 0)));
+      for (const nodeId of p.replicas) {
+        const records = await readReplica(pool, cluster.addresses.get(nodeId)!, topic, p.partition, hw);
+        const e: ReadEvent = { kind: 'read', reader: `node${nodeId}`, partition: p.partition, timeMs: Date.now(), records, final: true };
+        history.push(e);
+      }
+    }
+    if (o.historyFile) writeFileSync(o.historyFile, history.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const result = checkHistory(history);
+    for (const a of result.anomalies.slice(0, 20)) o.progress(`ANOMALY ${a.kind} (partition ${a.partition}): ${a.detail}`);
+    return { valid: result.valid, summary: { valid: result.valid, seed: o.seed, seconds: o.seconds, faults, ...result.stats, ...result.counts } };
+  } finally {
+    pool.close();
+    ferry.close();
+    await cluster.stop();
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
+}
+
+function parseKinds(text: string): FaultKind[] {
+  const kinds = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = kinds.filter((k) => !(faultKinds as readonly string[]).includes(k));
+  if (kinds.length === 0 || bad.length > 0) throw new Error(`--nemesis takes ${faultKinds.join(',')}; got "${text}"`);
+  return kinds as FaultKind[];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      time: { type: 'string', default: '30' }, nemesis: { type: 'string', default: 'kill,pause,kill-leader' },
+      seed: { type: 'string', default: String(Date.now() % 100_000) }, nodes: { type: 'string', default: '3' },
+      partitions: { type: 'string', default: '3' }, producers: { type: 'string', default: '4' }, history: { type: 'string' },
+      fsync: { type: 'string' },
+    },
+  });
+  const int = (name: string, v: string | undefined, min: number, max: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}-${max}, got "${v}"`);
+    return n;
+  };
+  const options: ChaosOptions = {
+    seconds: int('time', values.time, 5, 3_600), nemesis: parseKinds(values.nemesis!), seed: int('seed', values.seed, 0, 2 ** 31),
+    nodes: int('nodes', values.nodes, 3, 5), partitions: int('partitions', values.partitions, 1, 64), producers: int('producers', values.producers, 1, 64),
+    historyFile: values.history, progress: (line) => process.stderr.write(`${line}\n`),
+    nodeEnv: values.fsync ? { FERRY_FSYNC: values.fsync } : {},
+  };
+  const { valid, summary } = await runChaos(options);
+  process.stdout.write(`verdict: ${valid ? 'OK — no promise broken' : 'FAILED — see the anomalies above'}\n${JSON.stringify(summary)}\n`);
+  process.exit(valid ? 0 : 1);
+}
+
+if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`chaos: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  });
+}

@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { runChaos } from '../../chaos/run.js';
+
+describe('chaos (short run; `npm run chaos -- --time 300` for a long one)', () => {
+  it('loses no acknowledged write and keeps one history per partition through kill -9, pause, leader kills and kill-all', async () => {
+    const lines: string[] = [];
+    const { valid, summary } = await runChaos({
+      seconds: 15, nemesis: ['kill', 'pause', 'kill-leader', 'kill-all'], seed: 20261122, nodes: 3, partitions: 3, producers: 3,
+      progress: (line) => lines.push(line),
+    });
+    expect(lines.filter((l) => l.startsWith('ANOMALY')), lines.join('\n')).toEqual([]);
+    expect(valid).toBe(true);
+    expect(summary.faults).toBeGreaterThanOrEqual(3);
+    expect(summary.acked).toBeGreaterThan(100);
+    expect(summary['lost-write']).toBe(0);
+    expect(summary['offset-conflict']).toBe(0);
+  }, 180_000);
+});
