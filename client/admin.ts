@@ -1,4 +1,5 @@
 /** Topic administration and cluster inspection. */
+import type { AlterTopicConfigResponse__Output } from '../proto/gen/ferry/v1/AlterTopicConfigResponse.js';
 import type { CreateTopicResponse__Output } from '../proto/gen/ferry/v1/CreateTopicResponse.js';
 import type { DeleteTopicResponse__Output } from '../proto/gen/ferry/v1/DeleteTopicResponse.js';
 import type { DescribeTopicResponse__Output } from '../proto/gen/ferry/v1/DescribeTopicResponse.js';
@@ -61,6 +62,17 @@ export class Admin {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** Sets and/or resets topic config keys; replicas apply the change without a restart. */
+  async alterTopicConfig(name: string, change: { set?: Readonly<Record<string, string>>; reset?: readonly string[] }): Promise<void> {
+    await withRetries(async () => {
+      const res = await unary<object, AlterTopicConfigResponse__Output>(this.pool.get(this.metadata.anyAddress()), 'AlterTopicConfig', {
+        name, set: change.set ?? {}, reset: change.reset ?? [], timeoutMs: this.timeoutMs,
+      }, this.timeoutMs + 1_000);
+      const err = FerryError.fromWire(res.error, `alter topic ${name}`);
+      if (err) throw err;
+    });
   }
 
   async deleteTopic(name: string): Promise<void> {

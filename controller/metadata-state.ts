@@ -34,6 +34,7 @@ export interface TopicInfo {
 export type MetadataCommand =
   | { readonly type: 'createTopic'; readonly name: string; readonly config: TopicConfig; readonly replicas: readonly (readonly number[])[] }
   | { readonly type: 'deleteTopic'; readonly name: string }
+  | { readonly type: 'alterTopicConfig'; readonly name: string; readonly config: TopicConfig }
   | { readonly type: 'registerBroker'; readonly broker: BrokerInfo }
   | { readonly type: 'fenceBroker'; readonly nodeId: number }
   | { readonly type: 'unfenceBroker'; readonly nodeId: number };
@@ -106,6 +107,13 @@ export class MetadataState {
           name: cmd.name, topicId: index, config: cmd.config,
           partitions: cmd.replicas.map((replicas, partition) => ({ partition, replicas: [...replicas] })),
         };
+        this.topicsByName.set(cmd.name, topic);
+        return { ok: true, topic };
+      }
+      case 'alterTopicConfig': {
+        const t = this.topicsByName.get(cmd.name);
+        if (!t) return { ok: false, code: 'UNKNOWN_TOPIC_OR_PARTITION', message: `topic "${cmd.name}" does not exist` };
+        const topic: TopicInfo = { ...t, config: cmd.config };
         this.topicsByName.set(cmd.name, topic);
         return { ok: true, topic };
       }

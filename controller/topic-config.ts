@@ -95,6 +95,18 @@ export function parseTopicConfig(overrides: Readonly<Record<string, string>>, ba
   return problems.length > 0 ? { ok: false, problems } : { ok: true, value: out as unknown as TopicConfig };
 }
 
+/** `config` with `keys` back at their defaults; unknown keys are listed as problems. */
+export function resetTopicConfigKeys(config: TopicConfig, keys: readonly string[]): Validated<TopicConfig> {
+  const out: Record<string, unknown> = { ...config };
+  const problems: string[] = [];
+  for (const key of keys) {
+    const spec = keySpecs[key];
+    if (!spec) problems.push(`unknown topic config "${key}" (known: ${topicConfigKeys.join(', ')})`);
+    else out[spec.field] = defaultTopicConfig[spec.field];
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, value: out as unknown as TopicConfig };
+}
+
 /** The config as the string map clients see (every key, defaults included). */
 export function topicConfigToStrings(config: TopicConfig): Record<string, string> {
   return Object.fromEntries(Object.entries(keySpecs).map(([key, spec]) => [key, String(config[spec.field])]));

@@ -106,7 +106,7 @@ export class PartitionLog {
 
   private constructor(
     readonly dir: string,
-    private readonly config: ResolvedConfig,
+    private config: ResolvedConfig,
     segments: Segment[],
     readonly recovery: RecoveryReport,
     private readonly logger?: LogLogger,
@@ -215,6 +215,14 @@ export class PartitionLog {
     }
     this.logEnd = lastOffset + 1;
     return { baseOffset, lastOffset };
+  }
+
+  /**
+   * Changes when the active segment rolls (a topic config change applies without a restart).
+   * Validated like the values given at open; nothing changes on error.
+   */
+  setRollPolicy(policy: { readonly segmentBytes: number; readonly segmentMs: number }): void {
+    this.config = resolveConfig({ ...this.config, segmentBytes: policy.segmentBytes, segmentMs: policy.segmentMs });
   }
 
   private shouldRoll(sizeBytes: number, lastOffset: number, maxTimestamp: number): boolean {

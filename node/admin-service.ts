@@ -7,7 +7,9 @@
 import type { Logger } from 'pino';
 import type { TopicInfo } from '../controller/metadata-state.js';
 import { placeReplicas } from '../controller/placement.js';
-import { parseTopicConfig, topicConfigToStrings, validateTopicName } from '../controller/topic-config.js';
+import { parseTopicConfig, resetTopicConfigKeys, topicConfigToStrings, validateTopicName } from '../controller/topic-config.js';
+import type { AlterTopicConfigRequest__Output } from '../proto/gen/ferry/v1/AlterTopicConfigRequest.js';
+import type { AlterTopicConfigResponse } from '../proto/gen/ferry/v1/AlterTopicConfigResponse.js';
 import type { CreateTopicRequest__Output } from '../proto/gen/ferry/v1/CreateTopicRequest.js';
 import type { CreateTopicResponse } from '../proto/gen/ferry/v1/CreateTopicResponse.js';
 import type { DeleteTopicRequest__Output } from '../proto/gen/ferry/v1/DeleteTopicRequest.js';
@@ -113,6 +115,30 @@ export class AdminService {
       try {
         const result = await this.ctx.controller.propose({ type: 'deleteTopic', name: req.name }, Math.min(req.timeoutMs || adminTimeoutMsDefault, adminTimeoutMsMax));
         return result.ok ? { error: noError } : fail(wireError(result.code, result.message));
+      } catch (e) {
+        return fail(toWireError(e, (id) => this.ctx.brokers().get(id)?.address));
+      }
+    }, fail);
+  }
+
+  /** Sets and resets config keys; validated here, applied on the controller leader. */
+  alterTopicConfig(req: AlterTopicConfigRequest__Output): Promise<AlterTopicConfigResponse> {
+    const fail = (error: ReturnType<typeof wireError>): AlterTopicConfigResponse => ({ error });
+    const current = this.ctx.controller.state.topic(req.name);
+    if (!current) return Promise.resolve(fail(wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.name}" does not exist`)));
+    const clash = req.reset.filter((k) => k in req.set);
+    if (clash.length > 0) return Promise.resolve(fail(wireError('INVALID_CONFIG', `keys both set and reset: ${clash.join(', ')}`)));
+    const reset = resetTopicConfigKeys(current.config, req.reset);
+    if (!reset.ok) return Promise.resolve(fail(wireError('INVALID_CONFIG', reset.problems.join('; '))));
+    const next = parseTopicConfig(req.set, reset.value);
+    if (!next.ok) return Promise.resolve(fail(wireError('INVALID_CONFIG', next.problems.join('; '))));
+    return this.ctx.forwarder.run('ferry', 'AlterTopicConfig', req, async () => {
+      try {
+        const r = await this.ctx.controller.propose({ type: 'alterTopicConfig', name: req.name, config: next.value },
+          Math.min(req.timeoutMs || adminTimeoutMsDefault, adminTimeoutMsMax));
+        if (!r.ok) return fail(wireError(r.code, r.message));
+        this.log.info({ topic: req.name, set: req.set, reset: req.reset }, 'topic config changed');
+        return { error: noError, topic: this.topicMetadata(r.topic!) };
       } catch (e) {
         return fail(toWireError(e, (id) => this.ctx.brokers().get(id)?.address));
       }

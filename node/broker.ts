@@ -7,7 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { PartitionLog } from '../log/index.js';
+import { logLimits, PartitionLog } from '../log/index.js';
 import { asNodeId, type NodeId } from '../raft/index.js';
 import { partitionGroupKey, type MetadataState, type TopicInfo } from '../controller/metadata-state.js';
 import { ferryGrpc } from '../proto/load.js';
@@ -52,7 +52,7 @@ interface ClusterServices {
 const leaderReportIntervalMs = 2_000;
 
 interface HostedPartition {
-  readonly topic: TopicInfo;
+  topic: TopicInfo;
   readonly partition: number;
   readonly replica: PartitionReplica;
   readonly log: PartitionLog;
@@ -240,7 +240,11 @@ export class Broker implements ReplicaDirectory {
         if (!p.replicas.includes(this.config.nodeId)) continue;
         const key = partitionGroupKey(topic.topicId, p.partition);
         wanted.add(key);
-        if (this.partitions.has(key)) continue;
+        const hosted = this.partitions.get(key);
+        if (hosted) {
+          if (hosted.topic.config !== topic.config) this.applyConfig(hosted, topic);
+          continue;
+        }
         try {
           await this.openPartition(topic, p.partition, p.replicas);
         } catch (err) {
@@ -264,6 +268,14 @@ export class Broker implements ReplicaDirectory {
     }
   }
 
+  /** A topic config change reaches a hosted replica without a restart. */
+  private applyConfig(hosted: HostedPartition, topic: TopicInfo): void {
+    hosted.replica.setLimits({ maxMessageBytes: topic.config.maxMessageBytes });
+    hosted.log.setRollPolicy({ segmentBytes: topic.config.segmentBytes, segmentMs: topic.config.segmentMs });
+    hosted.topic = topic;
+    this.log.info({ partition: partitionGroupKey(topic.topicId, hosted.partition), topic: topic.name }, 'topic config applied');
+  }
+
   private partitionDir(topicId: number, partition: number): string {
     return path.join(this.config.dataDir, 'partitions', `${topicId}-${partition}`);
   }
@@ -273,7 +285,9 @@ export class Broker implements ReplicaDirectory {
     const stored = await loadOrBootstrapGroup(this.store, key, { voters: replicas, learners: [] });
     const plog = await PartitionLog.open(this.partitionDir(topic.topicId, partition), {
       segmentBytes: topic.config.segmentBytes, segmentMs: topic.config.segmentMs,
-      maxBatchBytes: Math.max(topic.config.maxMessageBytes, 1024 * 1024),
+      // The topic limit (max.message.bytes, changeable at runtime) is enforced at the produce gate;
+      // the log takes up to the hard ceiling so a raised limit can never make a persist fail.
+      maxBatchBytes: logLimits.maxBatchBytesLimit,
     }, this.log);
     if (this.stopping) {
       await plog.close();

@@ -68,9 +68,14 @@ export class PartitionReplica implements GroupApplier {
     private readonly selfId: number,
     private readonly host: RaftHost,
     private readonly storage: PartitionRaftStorage,
-    private readonly limits: ReplicaLimits,
+    private limits: ReplicaLimits,
   ) {
     this.highWatermark = storage.endOffsetOf(storage.initialState().hardState.commit);
+  }
+
+  /** A topic config change (max.message.bytes) applies to the next produce. */
+  setLimits(limits: ReplicaLimits): void {
+    this.limits = limits;
   }
 
   get log(): PartitionLog {

@@ -63,6 +63,21 @@ export function registerTopicCommands(program: Command, globals: () => GlobalOpt
     }
   });
 
+  topic.command('alter <name>')
+    .description('change topic config without a restart')
+    .option('-c, --config <key=value...>', 'keys to set, e.g. max.message.bytes=4194304', [])
+    .option('--reset <key...>', 'keys to reset to their defaults', [])
+    .action(async (name: string, o: { config: string[]; reset: string[] }) => {
+      if (o.config.length === 0 && o.reset.length === 0) throw new UsageError('give --config key=value and/or --reset key');
+      const ferry = clientFrom(globals());
+      try {
+        await ferry.admin.alterTopicConfig(name, { set: parseConfigs(o.config), reset: o.reset });
+        process.stdout.write(`changed config of topic ${name}\n`);
+      } finally {
+        ferry.close();
+      }
+    });
+
   topic.command('delete <name>').description('delete a topic and all its data').action(async (name: string) => {
     const ferry = clientFrom(globals());
     try {

@@ -2,6 +2,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AlterTopicConfigRequest as _ferry_v1_AlterTopicConfigRequest, AlterTopicConfigRequest__Output as _ferry_v1_AlterTopicConfigRequest__Output } from './ferry/v1/AlterTopicConfigRequest.js';
+import type { AlterTopicConfigResponse as _ferry_v1_AlterTopicConfigResponse, AlterTopicConfigResponse__Output as _ferry_v1_AlterTopicConfigResponse__Output } from './ferry/v1/AlterTopicConfigResponse.js';
 import type { Broker as _ferry_v1_Broker, Broker__Output as _ferry_v1_Broker__Output } from './ferry/v1/Broker.js';
 import type { CreateTopicRequest as _ferry_v1_CreateTopicRequest, CreateTopicRequest__Output as _ferry_v1_CreateTopicRequest__Output } from './ferry/v1/CreateTopicRequest.js';
 import type { CreateTopicResponse as _ferry_v1_CreateTopicResponse, CreateTopicResponse__Output as _ferry_v1_CreateTopicResponse__Output } from './ferry/v1/CreateTopicResponse.js';
@@ -41,6 +43,8 @@ export interface ProtoGrpcType {
   ferry: {
     v1: {
       Acks: EnumTypeDefinition
+      AlterTopicConfigRequest: MessageTypeDefinition<_ferry_v1_AlterTopicConfigRequest, _ferry_v1_AlterTopicConfigRequest__Output>
+      AlterTopicConfigResponse: MessageTypeDefinition<_ferry_v1_AlterTopicConfigResponse, _ferry_v1_AlterTopicConfigResponse__Output>
       Broker: MessageTypeDefinition<_ferry_v1_Broker, _ferry_v1_Broker__Output>
       CreateTopicRequest: MessageTypeDefinition<_ferry_v1_CreateTopicRequest, _ferry_v1_CreateTopicRequest__Output>
       CreateTopicResponse: MessageTypeDefinition<_ferry_v1_CreateTopicResponse, _ferry_v1_CreateTopicResponse__Output>

@@ -26,6 +26,15 @@ describe('MetadataState', () => {
     expect([...s.topics()].map((t) => t.name)).toEqual(['t']);
   });
 
+  it('replaces a topic config, keeping its id and partitions; unknown topic is an error', () => {
+    const s = new MetadataState();
+    s.apply(1, create('t', [[1, 2]]));
+    const config = { ...defaultTopicConfig, retentionMs: 1000 };
+    expect(s.apply(2, { type: 'alterTopicConfig', name: 't', config })).toMatchObject({ ok: true, topic: { topicId: 1, config } });
+    expect(s.topic('t')).toMatchObject({ topicId: 1, partitions: [{ partition: 0, replicas: [1, 2] }], config: { retentionMs: 1000 } });
+    expect(s.apply(3, { type: 'alterTopicConfig', name: 'x', config })).toMatchObject({ ok: false, code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+  });
+
   it('gives a re-created topic a new id', () => {
     const s = new MetadataState();
     s.apply(5, create('t', [[1]]));

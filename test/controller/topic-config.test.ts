@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  defaultTopicConfig, parseTopicConfig, topicConfigToStrings, validateTopicName,
+  defaultTopicConfig, parseTopicConfig, resetTopicConfigKeys, topicConfigToStrings, validateTopicName,
 } from '../../controller/topic-config.js';
 
 describe('topic config', () => {
@@ -26,6 +26,12 @@ describe('topic config', () => {
       'cleanup.policy must be delete, compact or compact,delete, got "archive"',
       expect.stringMatching(/^unknown topic config "retention.hours" \(known: cleanup.policy, retention.ms/),
     ]);
+  });
+
+  it('resets keys to their defaults and names unknown ones', () => {
+    const changed = { ...defaultTopicConfig, retentionMs: 5, segmentBytes: 1 << 20 };
+    expect(resetTopicConfigKeys(changed, ['retention.ms'])).toEqual({ ok: true, value: { ...defaultTopicConfig, segmentBytes: 1 << 20 } });
+    expect(resetTopicConfigKeys(changed, ['retention.minutes'])).toMatchObject({ ok: false, problems: [expect.stringMatching(/unknown topic config "retention.minutes"/)] });
   });
 
   it('validates topic names as Kafka does and reserves "__"', () => {

@@ -73,4 +73,27 @@ describe('bad requests get a specific error and change nothing', () => {
     const md = await f.client.admin.metadata$();
     expect(md.topics.map((t) => t.name)).toEqual(['t']);
   });
+
+  it('alters topic config without a restart; bad changes are refused and change nothing', async () => {
+    const alter = async (req: object): Promise<WireErr> => (await call<{ error: WireErr }>(other, 'AlterTopicConfig', req)).error;
+    const maxBytes = async (): Promise<string | undefined> => (await f.client.admin.metadata$(['t'])).topics[0]?.configs['max.message.bytes'];
+    expect(await alter({ name: 't', set: { 'max.message.bytes': 'big' } })).toMatchObject({ code: 'ERROR_CODE_INVALID_CONFIG', message: expect.stringMatching(/max.message.bytes/) });
+    expect(await alter({ name: 't', reset: ['max.msg.bytes'] })).toMatchObject({ code: 'ERROR_CODE_INVALID_CONFIG', message: expect.stringMatching(/unknown topic config/) });
+    expect(await alter({ name: 'ghost', set: { 'retention.ms': '1000' } })).toMatchObject({ code: 'ERROR_CODE_UNKNOWN_TOPIC_OR_PARTITION' });
+    expect(await maxBytes()).toBe('2048');
+    const fourK = encodeBatch({ records: [{ key: null, value: Buffer.alloc(4000, 2), timestamp: Date.now() }] });
+    expect((await produceError('t', 0, fourK)).code).toBe('ERROR_CODE_MESSAGE_TOO_LARGE');
+    // Through a non-leader node (forwarded to the controller), applied by the running leader.
+    expect(await alter({ name: 't', set: { 'max.message.bytes': '8192' } })).toMatchObject({ code: 'ERROR_CODE_NONE' });
+    const deadline = Date.now() + 10_000;
+    let code = '';
+    while (Date.now() < deadline && (code = (await produceError('t', 0, Buffer.from(fourK))).code) !== 'ERROR_CODE_NONE') {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(code).toBe('ERROR_CODE_NONE');
+    expect(await alter({ name: 't', reset: ['max.message.bytes'] })).toMatchObject({ code: 'ERROR_CODE_NONE' });
+    const until = Date.now() + 10_000;
+    while (Date.now() < until && (await maxBytes()) !== '1048588') await new Promise((r) => setTimeout(r, 100));
+    expect(await maxBytes()).toBe('1048588');
+  });
 });

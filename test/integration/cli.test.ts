@@ -49,6 +49,9 @@ describe('the ferry CLI against a running cluster', () => {
     expect(described.stdout).toMatch(/^0\s+\d\s+\d+\s+0\s+2001\s+2001\s+\d+/m);
     expect((await ferry(['topic', 'list'])).stdout).toMatch(/^load\s+1\s+3$/m);
     expect((await ferry(['cluster', 'status'])).stdout).toMatch(/controller: node \d/);
+    expect(await ferry(['topic', 'alter', 'load', '--config', 'retention.ms=60000'])).toMatchObject({ code: 0, stdout: 'changed config of topic load\n' });
+    expect((await ferry(['topic', 'describe', 'load'])).stdout).toContain('retention.ms=60000');
+    expect(await ferry(['topic', 'alter', 'load'])).toMatchObject({ code: 2, stderr: expect.stringContaining('give --config') });
   });
 
   it('explains mistakes: usage errors exit 2, server errors exit 1 with the code', async () => {

@@ -209,3 +209,21 @@ describe('PartitionLog.resetTo', () => {
       await again.close();
     }));
 });
+
+describe('PartitionLog.setRollPolicy', () => {
+  it('changes when segments roll without reopening, and refuses bad values without changing anything', async () => {
+    await withTempDir(async (dir) => {
+      const log = await PartitionLog.open(dir, { segmentBytes: 1 << 30 });
+      for (let i = 0; i < 10; i += 1) log.append(makeBatch(1, `a${i}`, 1_700_000_000_000, { valueBytes: 4000 }));
+      expect(log.segmentCount).toBe(1);
+      log.setRollPolicy({ segmentBytes: 10_000, segmentMs: 7 * 24 * 3600 * 1000 });
+      for (let i = 0; i < 10; i += 1) log.append(makeBatch(1, `b${i}`, 1_700_000_000_000, { valueBytes: 4000 }));
+      expect(log.segmentCount).toBeGreaterThan(3);
+      const before = log.segmentCount;
+      expect(() => log.setRollPolicy({ segmentBytes: 0, segmentMs: 1 })).toThrow(/segmentBytes must be an integer/);
+      log.append(makeBatch(1, 'c', 1_700_000_000_000, { valueBytes: 4000 }));
+      expect(log.segmentCount).toBe(before + 1); // the 10,000-byte policy still holds
+      await log.close();
+    });
+  });
+});

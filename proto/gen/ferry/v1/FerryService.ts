@@ -3,6 +3,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AlterTopicConfigRequest as _ferry_v1_AlterTopicConfigRequest, AlterTopicConfigRequest__Output as _ferry_v1_AlterTopicConfigRequest__Output } from '../../ferry/v1/AlterTopicConfigRequest.js';
+import type { AlterTopicConfigResponse as _ferry_v1_AlterTopicConfigResponse, AlterTopicConfigResponse__Output as _ferry_v1_AlterTopicConfigResponse__Output } from '../../ferry/v1/AlterTopicConfigResponse.js';
 import type { CreateTopicRequest as _ferry_v1_CreateTopicRequest, CreateTopicRequest__Output as _ferry_v1_CreateTopicRequest__Output } from '../../ferry/v1/CreateTopicRequest.js';
 import type { CreateTopicResponse as _ferry_v1_CreateTopicResponse, CreateTopicResponse__Output as _ferry_v1_CreateTopicResponse__Output } from '../../ferry/v1/CreateTopicResponse.js';
 import type { DeleteTopicRequest as _ferry_v1_DeleteTopicRequest, DeleteTopicRequest__Output as _ferry_v1_DeleteTopicRequest__Output } from '../../ferry/v1/DeleteTopicRequest.js';
@@ -21,6 +23,21 @@ import type { ProduceRequest as _ferry_v1_ProduceRequest, ProduceRequest__Output
 import type { ProduceResponse as _ferry_v1_ProduceResponse, ProduceResponse__Output as _ferry_v1_ProduceResponse__Output } from '../../ferry/v1/ProduceResponse.js';
 
 export interface FerryServiceClient extends grpc.Client {
+  /**
+   * Change a topic's configuration; replicas apply it without a restart.
+   */
+  AlterTopicConfig(argument: _ferry_v1_AlterTopicConfigRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_AlterTopicConfigResponse__Output>): grpc.ClientUnaryCall;
+  AlterTopicConfig(argument: _ferry_v1_AlterTopicConfigRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_AlterTopicConfigResponse__Output>): grpc.ClientUnaryCall;
+  AlterTopicConfig(argument: _ferry_v1_AlterTopicConfigRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_AlterTopicConfigResponse__Output>): grpc.ClientUnaryCall;
+  AlterTopicConfig(argument: _ferry_v1_AlterTopicConfigRequest, callback: grpc.requestCallback<_ferry_v1_AlterTopicConfigResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Change a topic's configuration; replicas apply it without a restart.
+   */
+  alterTopicConfig(argument: _ferry_v1_AlterTopicConfigRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_AlterTopicConfigResponse__Output>): grpc.ClientUnaryCall;
+  alterTopicConfig(argument: _ferry_v1_AlterTopicConfigRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_AlterTopicConfigResponse__Output>): grpc.ClientUnaryCall;
+  alterTopicConfig(argument: _ferry_v1_AlterTopicConfigRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_AlterTopicConfigResponse__Output>): grpc.ClientUnaryCall;
+  alterTopicConfig(argument: _ferry_v1_AlterTopicConfigRequest, callback: grpc.requestCallback<_ferry_v1_AlterTopicConfigResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * Create a topic; answered once the controller has committed it.
    */
@@ -141,6 +158,11 @@ export interface FerryServiceClient extends grpc.Client {
 
 export interface FerryServiceHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Change a topic's configuration; replicas apply it without a restart.
+   */
+  AlterTopicConfig: grpc.handleUnaryCall<_ferry_v1_AlterTopicConfigRequest__Output, _ferry_v1_AlterTopicConfigResponse>;
+  
+  /**
    * Create a topic; answered once the controller has committed it.
    */
   CreateTopic: grpc.handleUnaryCall<_ferry_v1_CreateTopicRequest__Output, _ferry_v1_CreateTopicResponse>;
@@ -183,6 +205,7 @@ export interface FerryServiceHandlers extends grpc.UntypedServiceImplementation 
 }
 
 export interface FerryServiceDefinition extends grpc.ServiceDefinition {
+  AlterTopicConfig: MethodDefinition<_ferry_v1_AlterTopicConfigRequest, _ferry_v1_AlterTopicConfigResponse, _ferry_v1_AlterTopicConfigRequest__Output, _ferry_v1_AlterTopicConfigResponse__Output>
   CreateTopic: MethodDefinition<_ferry_v1_CreateTopicRequest, _ferry_v1_CreateTopicResponse, _ferry_v1_CreateTopicRequest__Output, _ferry_v1_CreateTopicResponse__Output>
   DeleteTopic: MethodDefinition<_ferry_v1_DeleteTopicRequest, _ferry_v1_DeleteTopicResponse, _ferry_v1_DeleteTopicRequest__Output, _ferry_v1_DeleteTopicResponse__Output>
   DescribeTopic: MethodDefinition<_ferry_v1_DescribeTopicRequest, _ferry_v1_DescribeTopicResponse, _ferry_v1_DescribeTopicRequest__Output, _ferry_v1_DescribeTopicResponse__Output>
