@@ -77,6 +77,12 @@ export class ControllerReplica implements GroupApplier {
     this.status = status;
   }
 
+  onSnapshot(index: number): void {
+    // The controller log is never compacted yet, so no leader sends one; a state-machine image
+    // would be needed to rebuild MetadataState from it.
+    throw new Error(`controller snapshot at ${index} received, but controller snapshots are not implemented`);
+  }
+
   abortAll(reason: string): void {
     this.waiters.abortAll(reason);
   }

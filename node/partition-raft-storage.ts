@@ -19,6 +19,18 @@ import type { StoredGroup, StoredSnapshot } from './group-state-store.js';
 import { controlBatchFor, entryPayloadOf } from './raft-entry-batch.js';
 import { RaftIndexMap } from './raft-index-map.js';
 
+/** A partition snapshot's data: the offset its log resumes at (8 bytes, big-endian). */
+function encodeResumeOffset(offset: number): Uint8Array {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(offset));
+  return b;
+}
+
+function decodeResumeOffset(data: Uint8Array): number {
+  if (data.byteLength !== 8) throw new Error(`partition snapshot data is ${data.byteLength} bytes, want 8 (the resume offset)`);
+  return Number(Buffer.from(data.buffer, data.byteOffset, 8).readBigUInt64BE(0));
+}
+
 function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
@@ -45,8 +57,10 @@ export class PartitionRaftStorage implements Storage {
     if (log.logStartOffset > snap.nextOffset) {
       throw new Error(`log starts at ${log.logStartOffset}, after the snapshot's resume offset ${snap.nextOffset}: data is missing`);
     }
-    if (log.logEndOffset < snap.nextOffset) {
-      throw new Error(`log ends at ${log.logEndOffset}, before the snapshot's resume offset ${snap.nextOffset}`);
+    if (!PartitionRaftStorage.continuesAt(log, snap.nextOffset)) {
+      // A snapshot install was interrupted after its metadata was stored (metadata goes first):
+      // the log still holds the old history, which the snapshot supersedes. Finish the reset.
+      log.resetTo(snap.nextOffset);
     }
     const map = new RaftIndexMap(snap.index + 1, snap.nextOffset, snap.term);
     let index = snap.index + 1;
@@ -64,6 +78,14 @@ export class PartitionRaftStorage implements Storage {
       { term: asTerm(hs.term), vote: hs.vote as HardState['vote'], commit: asIndex(Math.max(commit, snap.index)) },
       { voters: confState.voters as ConfState['voters'], learners: confState.learners as ConfState['learners'] },
     );
+  }
+
+  /** Whether the log holds a batch boundary at `offset` (or ends exactly there). */
+  private static continuesAt(log: PartitionLog, offset: number): boolean {
+    if (log.logEndOffset < offset) return false;
+    if (log.logEndOffset === offset) return true;
+    const first = log.batchHeaders(offset).next();
+    return !first.done && first.value.baseOffset === offset;
   }
 
   // ---- raft/ Storage ---------------------------------------------------------------------
@@ -91,7 +113,7 @@ export class PartitionRaftStorage implements Storage {
         index: asIndex(this.snap.index), term: asTerm(this.snap.term),
         confState: { voters: this.snap.confState.voters as ConfState['voters'], learners: this.snap.confState.learners as ConfState['learners'] },
       },
-      data: new Uint8Array(0),
+      data: encodeResumeOffset(this.snap.nextOffset),
     };
   }
 
@@ -155,6 +177,50 @@ export class PartitionRaftStorage implements Storage {
         throw err;
       }
     }
+  }
+
+  // ---- snapshots: retention (compact) and log-start reset (install) ---------------------------
+
+  /**
+   * The log before and including `index` is no longer needed (retention). Returns the snapshot
+   * record to persist; the caller stores it (synced) first, then calls dropCompactedSegments():
+   * metadata first, so a crash in between leaves data the snapshot no longer needs, never a gap.
+   */
+  compactThrough(index: number): StoredSnapshot {
+    const commit = this.hardState.commit;
+    if (!(index >= this.map.firstIndex && index <= commit)) {
+      throw new Error(`compact through ${index}: must be in [${this.map.firstIndex}, commit ${commit}]`);
+    }
+    const next: StoredSnapshot = {
+      index, term: this.map.term(index)!, nextOffset: this.map.endOffsetOf(index),
+      confState: { voters: [...this.confState.voters], learners: [...this.confState.learners] }, data: new Uint8Array(0),
+    };
+    this.map.compactThrough(index);
+    this.snap = next;
+    return next;
+  }
+
+  /** Deletes whole segments below the snapshot's resume offset; returns the new log start. */
+  dropCompactedSegments(): number {
+    return this.log.deleteBefore(this.snap.nextOffset);
+  }
+
+  /** The record to store for a snapshot received from the leader (before resetToSnapshot). */
+  storedSnapshotOf(snapshot: Snapshot): StoredSnapshot {
+    const { index, term, confState } = snapshot.meta;
+    return {
+      index, term, nextOffset: decodeResumeOffset(snapshot.data),
+      confState: { voters: [...confState.voters], learners: [...confState.learners] }, data: new Uint8Array(0),
+    };
+  }
+
+  /** Installs a received snapshot whose record is already stored: the log restarts at its offset. */
+  resetToSnapshot(stored: StoredSnapshot): void {
+    if (stored.index <= this.snap.index) throw new Error(`snapshot at ${stored.index} is not newer than ${this.snap.index}`);
+    this.log.resetTo(stored.nextOffset);
+    this.map.reset(stored.index, stored.term, stored.nextOffset);
+    this.snap = stored;
+    this.confState = { voters: stored.confState.voters as ConfState['voters'], learners: stored.confState.learners as ConfState['learners'] };
   }
 
   /** Records the durable hard state (the host writes it to the group state store). */

@@ -156,6 +156,12 @@ export class PartitionReplica implements GroupApplier {
     this.status = status;
   }
 
+  onSnapshot(index: number): void {
+    // The log restarted at the snapshot's resume offset, which is now the high watermark.
+    this.highWatermark = Math.max(this.highWatermark, this.storage.endOffsetOf(index));
+    for (const f of this.fetchWaiters.splice(0)) f.wake();
+  }
+
   // ---- fetch -------------------------------------------------------------------------------
 
   /**

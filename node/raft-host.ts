@@ -36,6 +36,8 @@ export interface GroupApplier {
   onCommitted(entries: readonly Entry[]): void;
   /** Called when the group's role, leader or term changed. */
   onStatus(status: Status): void;
+  /** A snapshot (log-start reset) was installed: everything through `index` is committed. */
+  onSnapshot(index: number): void;
 }
 
 /** A commit-index-only change of a group's hard state is written at most this often. */
@@ -202,6 +204,20 @@ export class RaftHost {
     this.act(key, (g) => g.raw.campaign());
   }
 
+  /**
+   * Retention: the group's log through `index` (committed) is no longer needed. The snapshot
+   * record is stored (synced) before segments are deleted; followers behind it will be sent a
+   * log-start reset by the leader. Returns the new log start offset.
+   */
+  async compact(key: string, index: number): Promise<number> {
+    const g = this.groups.get(key);
+    if (!g) throw new Error(`group ${key} is not hosted here`);
+    const stored = g.storage.compactThrough(index);
+    this.options.store.setSnapshot(key, stored);
+    await this.options.store.commit();
+    return g.storage.dropCompactedSegments();
+  }
+
   /** Resolves when the loop has nothing left to do (tests and shutdown). */
   whenIdle(): Promise<void> {
     if (!this.running && !this.scheduled) return Promise.resolve();
@@ -261,6 +277,7 @@ export class RaftHost {
     for (const [g, rd] of batch) for (const m of rd.messages) this.options.sink.send(g.key, m);
     this.options.sink.flush();
     for (const [g, rd] of batch) {
+      if (rd.snapshot) g.applier.onSnapshot(rd.snapshot.meta.index);
       const last = rd.entries[rd.entries.length - 1];
       if (last) g.applier.onPersisted(last.index);
       if (rd.committedEntries.length > 0) g.applier.onCommitted(rd.committedEntries);
@@ -274,9 +291,18 @@ export class RaftHost {
   }
 
   private async persist(batch: ReadonlyArray<[HostedGroup, Ready]>): Promise<void> {
+    // Snapshots first: their record is synced to LevelDB before the log is reset, so a crash in
+    // between leaves a stored snapshot over an old log, which open() finishes resetting.
+    for (const [g, rd] of batch) {
+      if (!rd.snapshot) continue;
+      const stored = g.storage.storedSnapshotOf(rd.snapshot);
+      this.options.store.setSnapshot(g.key, stored);
+      this.options.store.setConfState(g.key, { voters: [...stored.confState.voters], learners: [...stored.confState.learners] });
+      await this.options.store.commit();
+      g.storage.resetToSnapshot(stored);
+    }
     const flushes: Promise<unknown>[] = [];
     for (const [g, rd] of batch) {
-      if (rd.snapshot) throw new Error(`group ${g.key}: snapshot install is not supported yet`);
       g.storage.append(rd.entries);
       if (rd.hardState || rd.confState) {
         const hs = rd.hardState ?? g.storage.initialState().hardState;

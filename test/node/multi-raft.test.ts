@@ -162,6 +162,39 @@ describe('multi-raft host with real logs (in-memory network)', () => {
     if (leader.replica.isLeader) expect(() => leader.replica.read(leader.plog.logEndOffset + 5, 1 << 20)).toThrow(/outside/);
   });
 
+  it('brings back a follower that fell behind the leader\'s log start with a log-start reset', async () => {
+    const c = new Cluster();
+    clusters.push(c);
+    await c.start([1, 2, 3]);
+    const leader = await c.leader();
+    for (let i = 0; i < 20; i += 1) await leader.replica.produce(batch(`a${i}`), 'all', 5_000);
+    const lagging = [...c.nodes.values()].find((n) => n !== leader)!;
+    await c.kill(lagging.id);
+    for (let i = 0; i < 20; i += 1) await leader.replica.produce(batch(`b${i}`), 'all', 5_000);
+    // Retention on the leader: everything committed so far is gone from its log.
+    const commit = leader.host.status(group)!.commit;
+    const logStart = await leader.host.compact(group, commit);
+    expect(logStart).toBe(leader.replica.hw);
+    expect(leader.plog.logStartOffset).toBe(logStart);
+
+    const back = await c.startNode(lagging.id, [1, 2, 3]);
+    for (let i = 0; i < 5; i += 1) await leader.replica.produce(batch(`c${i}`), 'all', 5_000);
+    const deadline = Date.now() + 5_000;
+    while (back.replica.hw < leader.replica.hw && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(back.replica.hw).toBe(leader.replica.hw);
+    expect(back.plog.logStartOffset).toBe(logStart);
+    const range = (n: TestNode) => n.plog.read(logStart, 1 << 20, n.replica.hw).records;
+    expect(range(back).equals(range(leader))).toBe(true);
+    expect(valuesOf(range(back))).toEqual(Array.from({ length: 5 }, (_, i) => `${logStart + i}:c${i}`));
+    expect(() => back.replica.read(0, 1 << 20)).toThrow(/outside/);
+
+    // It restarts from its installed snapshot.
+    await c.kill(back.id);
+    const again = await c.startNode(back.id, [1, 2, 3]);
+    expect(again.plog.logStartOffset).toBe(logStart);
+    expect(again.replica.hw).toBeGreaterThanOrEqual(logStart);
+  });
+
   it('after the leader is killed, a new leader serves every acknowledged record at its offset', async () => {
     const c = new Cluster();
     clusters.push(c);

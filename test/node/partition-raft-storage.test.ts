@@ -95,4 +95,21 @@ describe('PartitionRaftStorage', () => {
     expect(() => s.append([entry(9, 3, 'noop')])).toThrow(/leaves a gap/);
     await log.close();
   });
+
+  it('finishes a snapshot install interrupted after its record was stored (old log underneath)', async () => {
+    const { dir, log } = await openLog();
+    const s = PartitionRaftStorage.open(log, bootstrapped);
+    const b = batchOf(3, 'old');
+    s.markLocalProposal(b);
+    s.append([entry(2, 2, 'normal', b)]);
+    await log.flush();
+    await log.close();
+    // The snapshot record (index 40, resume at offset 500) was stored; the log reset did not happen.
+    const snap = { index: 40, term: 5, nextOffset: 500, confState: { voters: [1, 2, 3], learners: [] }, data: new Uint8Array(0) };
+    const again = await openLog(dir);
+    const r = PartitionRaftStorage.open(again.log, { ...bootstrapped, hardState: { term: 5, vote: 0, commit: 40 }, snapshot: snap });
+    expect([again.log.logStartOffset, again.log.logEndOffset, r.firstIndex(), r.lastIndex(), r.term(asIndex(40))]).toEqual([500, 500, 41, 40, 5]);
+    expect(Buffer.from(r.snapshot().data).readBigUInt64BE(0)).toBe(500n);
+    await again.log.close();
+  });
 });
