@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '../client/index.js';
+import type { NetnsNetwork } from './netns.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -26,6 +27,8 @@ export interface LocalClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Extra flags for every node's `node` process (e.g. --cpu-prof --cpu-prof-dir=DIR). */
   readonly nodeArgs?: readonly string[];
+  /** Run each node in its own network namespace of this network (for partitions); default loopback. */
+  readonly network?: NetnsNetwork;
   /** Told when a node process exits, whatever the reason. */
   readonly onExit?: (id: number, code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -54,6 +57,10 @@ export class LocalCluster {
     mkdirSync(options.dataRoot, { recursive: true });
     const addresses = new Map<number, string>();
     for (let id = 1; id <= options.nodes; id += 1) {
+      if (options.network) {
+        addresses.set(id, `${options.network.hostOf(id)}:9091`);
+        continue;
+      }
       const port = options.basePort ? options.basePort + id - 1 : await freePort();
       addresses.set(id, `127.0.0.1:${port}`);
     }
@@ -91,7 +98,12 @@ export class LocalCluster {
     if (this.children.has(id)) throw new Error(`node ${id} is already running (pid ${this.pid(id)})`);
     const peers = [...this.addresses].map(([i, a]) => `${i}=${a}`).join(',');
     const out = openSync(this.logFile(id), 'a');
-    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), '--import', 'tsx', path.join(repoRoot, 'node/main.ts')], {
+    const nodeArgv = [...(this.options.nodeArgs ?? []), '--import', 'tsx', path.join(repoRoot, 'node/main.ts')];
+    // `ip netns exec` execs the program in place, so the pid is the node's own.
+    const [cmd, args] = this.options.network
+      ? ['ip', ['netns', 'exec', this.options.network.namespaceOf(id), process.execPath, ...nodeArgv]]
+      : [process.execPath, nodeArgv];
+    const child = spawn(cmd, args, {
       cwd: repoRoot,
       env: {
         ...process.env, ...this.options.env,

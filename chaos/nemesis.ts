@@ -1,18 +1,23 @@
 /**
  * Faults on a schedule drawn from one seed: kill -9 a node (then restart it), pause it
  * (SIGSTOP, then SIGCONT), kill the leader of a partition, or kill -9 every node at once and
- * restart them all (promise 1 covers that too). One fault at a time, each held for a while and
- * then healed.
+ * restart them all (promise 1 covers that too), or cut a node (or a partition leader) off the
+ * network. One fault at a time, each held for a while and then healed.
  */
 import type { LocalCluster } from './local-cluster.js';
+import type { NetnsNetwork } from './netns.js';
 import type { NemesisEvent } from './history.js';
 import type { SeededRandom } from './prng.js';
 
-export const faultKinds = ['kill', 'pause', 'kill-leader', 'kill-all'] as const;
+export const faultKinds = ['kill', 'pause', 'kill-leader', 'kill-all', 'partition', 'partition-leader'] as const;
+/** Fault kinds that need each node in its own network namespace. */
+export const networkFaultKinds: readonly FaultKind[] = ['partition', 'partition-leader'];
 export type FaultKind = (typeof faultKinds)[number];
 
 export interface NemesisOptions {
   readonly cluster: LocalCluster;
+  /** Present when nodes run in their own network namespaces (partition faults). */
+  readonly network?: NetnsNetwork;
   readonly kinds: readonly FaultKind[];
   readonly random: SeededRandom;
   readonly untilMs: number;
@@ -31,11 +36,19 @@ export async function runNemesis(o: NemesisOptions): Promise<number> {
     if (Date.now() >= o.untilMs) break;
     const kind = o.random.pick(o.kinds);
     const running = o.cluster.ids.filter((id) => o.cluster.isRunning(id));
-    const leader = kind === 'kill-leader' ? await o.leaderOf() : undefined;
+    const leader = kind === 'kill-leader' || kind === 'partition-leader' ? await o.leaderOf() : undefined;
     const node = leader !== undefined && running.includes(leader) ? leader : o.random.pick(running);
     const holdMs = o.random.int(500, 3_000);
     faults += 1;
-    if (kind === 'kill-all') {
+    if (kind === 'partition' || kind === 'partition-leader') {
+      if (!o.network) throw new Error(`${kind} needs the nodes in network namespaces`);
+      o.progress(`fault ${faults}: isolate node ${node}${kind === 'partition-leader' ? ' (a partition leader)' : ''} from the network for ${holdMs} ms`);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'isolate', nodes: [node] });
+      o.network.isolate(node);
+      await sleep(holdMs);
+      o.network.heal(node);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'heal', nodes: [node] });
+    } else if (kind === 'kill-all') {
       o.progress(`fault ${faults}: kill -9 every node, restart all after ${holdMs} ms`);
       o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'kill-all', nodes: running });
       await Promise.all(running.map((id) => o.cluster.kill(id)));

@@ -15,7 +15,8 @@ import type { FetchResponse__Output } from '../proto/gen/ferry/v1/FetchResponse.
 import { checkHistory } from './checker.js';
 import type { HistoryEvent, ReadEvent } from './history.js';
 import { LocalCluster } from './local-cluster.js';
-import { faultKinds, runNemesis, type FaultKind } from './nemesis.js';
+import { faultKinds, networkFaultKinds, runNemesis, type FaultKind } from './nemesis.js';
+import { NetnsNetwork } from './netns.js';
 import { SeededRandom } from './prng.js';
 import { ProduceWorkload } from './workload.js';
 
@@ -63,9 +64,17 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
   const dataRoot = mkdtempSync(path.join(os.tmpdir(), 'ferry-chaos-'));
   const history: HistoryEvent[] = [];
   const random = new SeededRandom(o.seed);
-  const cluster = await LocalCluster.start({
-    nodes: o.nodes, dataRoot, env: { FERRY_LOG_LEVEL: 'warn', FERRY_BROKER_SESSION_MS: '3000', ...o.nodeEnv },
-  });
+  const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
+  const network = o.nemesis.some((k) => networkFaultKinds.includes(k)) ? NetnsNetwork.create(ids) : undefined;
+  let cluster: LocalCluster;
+  try {
+    cluster = await LocalCluster.start({
+      nodes: o.nodes, dataRoot, network, env: { FERRY_LOG_LEVEL: 'warn', FERRY_BROKER_SESSION_MS: '3000', ...o.nodeEnv },
+    });
+  } catch (err) {
+    network?.teardown();
+    throw err;
+  }
   const ferry = createClient({ bootstrap: cluster.bootstrap(), requestTimeoutMs: 3_000 });
   const pool = new ConnectionPool();
   const topic = 'chaos';
@@ -77,13 +86,14 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
       record: (e) => history.push(e) });
     workload.start();
     const faults = await runNemesis({
-      cluster, kinds: o.nemesis, random, untilMs: Date.now() + o.seconds * 1000, record: (e) => history.push(e), progress: o.progress,
+      cluster, network, kinds: o.nemesis, random, untilMs: Date.now() + o.seconds * 1000, record: (e) => history.push(e), progress: o.progress,
       leaderOf: async () => (await ferry.admin.describeTopic(topic).catch(() => []))[random.int(0, o.partitions - 1)]?.leaderId,
     });
     await workload.stop();
     o.progress(`healing: every node running, reading ${o.partitions} partitions from every replica`);
     for (const id of cluster.ids) if (!cluster.isRunning(id)) cluster.startNode(id);
     for (const id of cluster.ids) cluster.resume(id);
+    if (network) for (const id of cluster.ids) network.heal(id);
     await cluster.waitReady();
     const md = await ferry.admin.metadata$([topic]);
     for (const p of md.topics[0]!.partitions) {
@@ -103,6 +113,7 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     pool.close();
     ferry.close();
     await cluster.stop();
+    network?.teardown();
     rmSync(dataRoot, { recursive: true, force: true });
   }
 }

@@ -15,4 +15,16 @@ describe('chaos (short run; `npm run chaos -- --time 300` for a long one)', () =
     expect(summary['lost-write']).toBe(0);
     expect(summary['offset-conflict']).toBe(0);
   }, 180_000);
+
+  it('keeps its promises through real network partitions (each node in its own namespace; needs root)', async () => {
+    const lines: string[] = [];
+    const { valid, summary } = await runChaos({
+      seconds: 15, nemesis: ['partition', 'partition-leader', 'kill'], seed: 5, nodes: 3, partitions: 3, producers: 3,
+      progress: (line) => lines.push(line),
+    });
+    expect(lines.filter((l) => l.startsWith('ANOMALY')), lines.join('\n')).toEqual([]);
+    expect(valid).toBe(true);
+    expect(lines.some((l) => l.includes('from the network'))).toBe(true);
+    expect(summary.acked).toBeGreaterThan(100);
+  }, 180_000);
 });

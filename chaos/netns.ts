@@ -1,0 +1,96 @@
+/**
+ * Real network partitions for chaos runs: each node in its own network namespace with a veth
+ * pair on a bridge in the root namespace (addresses in a private /24 that exists only inside this
+ * run's namespaces). Isolating a node sets its bridge port down; healing sets it up again. Needs
+ * root and iproute2 (`ip`). Interface names carry a per-run tag so concurrent runs and cleanup
+ * never touch each other's namespaces.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+export class NetnsNetwork {
+  private readonly tag = randomBytes(3).toString('hex');
+  private readonly subnet = `10.${200 + randomInt(50)}.${randomInt(256)}`;
+  private readonly created: number[] = [];
+  private bridgeUp = false;
+
+  private constructor() {}
+
+  /** Creates the bridge and one namespace per node id; throws a clear error without root. */
+  static create(ids: readonly number[]): NetnsNetwork {
+    if (process.getuid?.() !== 0) throw new Error('network partitions need root (they use ip netns); run as root or drop the partition nemesis');
+    const net = new NetnsNetwork();
+    try {
+      ip('link', 'add', net.bridge, 'type', 'bridge');
+      net.bridgeUp = true;
+      ip('addr', 'add', `${net.subnet}.1/24`, 'dev', net.bridge);
+      ip('link', 'set', net.bridge, 'up');
+      for (const id of ids) net.addNode(id);
+    } catch (err) {
+      net.teardown();
+      throw new Error(`could not build the chaos network: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return net;
+  }
+
+  private get bridge(): string {
+    return `fbr${this.tag}`;
+  }
+
+  private veth(id: number): string {
+    return `fve${this.tag}${id}`;
+  }
+
+  namespaceOf(id: number): string {
+    return `fns${this.tag}-${id}`;
+  }
+
+  /** The node's IP (reachable from the root namespace through the bridge). */
+  hostOf(id: number): string {
+    return `${this.subnet}.${10 + id}`;
+  }
+
+  private addNode(id: number): void {
+    const ns = this.namespaceOf(id);
+    ip('netns', 'add', ns);
+    this.created.push(id);
+    ip('link', 'add', this.veth(id), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    ip('link', 'set', this.veth(id), 'master', this.bridge);
+    ip('link', 'set', this.veth(id), 'up');
+    ip('-n', ns, 'addr', 'add', `${this.hostOf(id)}/24`, 'dev', 'eth0');
+    ip('-n', ns, 'link', 'set', 'eth0', 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+  }
+
+  /** Cuts the node off from everyone (its bridge port goes down). */
+  isolate(id: number): void {
+    ip('link', 'set', this.veth(id), 'down');
+  }
+
+  heal(id: number): void {
+    ip('link', 'set', this.veth(id), 'up');
+  }
+
+  /** Removes every namespace and the bridge this run created (the veths go with them). */
+  teardown(): void {
+    for (const id of this.created.splice(0)) {
+      try {
+        ip('netns', 'del', this.namespaceOf(id));
+      } catch {
+        // Already gone.
+      }
+    }
+    if (this.bridgeUp) {
+      try {
+        ip('link', 'del', this.bridge);
+      } catch {
+        // Already gone.
+      }
+      this.bridgeUp = false;
+    }
+  }
+}
