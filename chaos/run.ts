@@ -18,6 +18,7 @@ import { LocalCluster } from './local-cluster.js';
 import { faultKinds, networkFaultKinds, runNemesis, type FaultKind } from './nemesis.js';
 import { NetnsNetwork } from './netns.js';
 import { SeededRandom } from './prng.js';
+import { ChaosReaders } from './readers.js';
 import { ProduceWorkload } from './workload.js';
 
 export interface ChaosOptions {
@@ -85,11 +86,15 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     const workload = new ProduceWorkload({ bootstrap: cluster.bootstrap(), topic, partitions: o.partitions, producers: o.producers, requestTimeoutMs: 2_000,
       record: (e) => history.push(e) });
     workload.start();
+    const readers = new ChaosReaders({ addresses: cluster.addresses, topic, partitions: o.partitions, random: new SeededRandom(o.seed + 1),
+      record: (e) => history.push(e) });
+    readers.start();
     const faults = await runNemesis({
       cluster, network, kinds: o.nemesis, random, untilMs: Date.now() + o.seconds * 1000, record: (e) => history.push(e), progress: o.progress,
       leaderOf: async () => (await ferry.admin.describeTopic(topic).catch(() => []))[random.int(0, o.partitions - 1)]?.leaderId,
     });
     await workload.stop();
+    await readers.stop();
     o.progress(`healing: every node running, reading ${o.partitions} partitions from every replica`);
     for (const id of cluster.ids) if (!cluster.isRunning(id)) cluster.startNode(id);
     for (const id of cluster.ids) cluster.resume(id);
@@ -108,7 +113,10 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     if (o.historyFile) writeFileSync(o.historyFile, history.map((e) => JSON.stringify(e)).join('\n') + '\n');
     const result = checkHistory(history);
     for (const a of result.anomalies.slice(0, 20)) o.progress(`ANOMALY ${a.kind} (partition ${a.partition}): ${a.detail}`);
-    return { valid: result.valid, summary: { valid: result.valid, seed: o.seed, seconds: o.seconds, faults, ...result.stats, ...result.counts } };
+    return {
+      valid: result.valid,
+      summary: { valid: result.valid, seed: o.seed, seconds: o.seconds, faults, readsDuringRun: readers.reads, ...result.stats, ...result.counts },
+    };
   } finally {
     pool.close();
     ferry.close();

@@ -1,0 +1,62 @@
+/**
+ * Readers for a chaos run: while faults happen, repeatedly fetch every partition from every
+ * replica (followers included) and record what each served at which offset. The checker compares
+ * all of it with the final logs: a record served during the run that is not at that offset in the
+ * final history means someone served uncommitted or divergent data (promise 2).
+ */
+import { ConnectionPool, unary } from '../client/connection-pool.js';
+import { decodeBatch, readBatchHeader } from '../client/index.js';
+import type { FetchResponse__Output } from '../proto/gen/ferry/v1/FetchResponse.js';
+import type { ReadEvent } from './history.js';
+import type { SeededRandom } from './prng.js';
+
+export interface ReadersOptions {
+  readonly addresses: ReadonlyMap<number, string>;
+  readonly topic: string;
+  readonly partitions: number;
+  readonly random: SeededRandom;
+  readonly record: (e: ReadEvent) => void;
+}
+
+export class ChaosReaders {
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private readonly pool = new ConnectionPool();
+  reads = 0;
+
+  constructor(private readonly o: ReadersOptions) {}
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    this.pool.close();
+  }
+
+  private async run(): Promise<void> {
+    const nodes = [...this.o.addresses.keys()];
+    while (!this.stopped) {
+      const nodeId = this.o.random.pick(nodes);
+      const partition = this.o.random.int(0, this.o.partitions - 1);
+      const from = this.o.random.int(0, 200) * 5;
+      const res = await unary<object, FetchResponse__Output>(this.pool.get(this.o.addresses.get(nodeId)!), 'Fetch', {
+        maxWaitMs: 0, partitions: [{ topic: this.o.topic, partition, fetchOffset: from, maxBytes: 64 * 1024 }],
+      }, 1_000).catch(() => undefined);
+      const r = res?.results[0];
+      if (r && r.error?.code === 'ERROR_CODE_NONE' && r.records.length > 0) {
+        const records: Array<{ offset: number; value: string }> = [];
+        for (let pos = 0; pos < r.records.length;) {
+          const h = readBatchHeader(r.records, pos);
+          if (!h.isControl) for (const rec of decodeBatch(r.records.subarray(pos, pos + h.sizeBytes)).records) records.push({ offset: rec.offset, value: rec.value!.toString() });
+          pos += h.sizeBytes;
+        }
+        this.reads += 1;
+        this.o.record({ kind: 'read', reader: `reader@node${nodeId}`, partition, timeMs: Date.now(), records, final: false });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
