@@ -217,6 +217,13 @@ export class PartitionLog {
     return { baseOffset, lastOffset };
   }
 
+  /** The segments, oldest first (the last is the active one): what retention decides on. */
+  segmentInfos(): ReadonlyArray<{ baseOffset: number; nextOffset: number; sizeBytes: number; maxTimestamp: number; createdMs: number }> {
+    return this.segments.map((s) => ({
+      baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.sizeBytes, maxTimestamp: s.maxTimestamp, createdMs: s.createdMs,
+    }));
+  }
+
   /**
    * Changes when the active segment rolls (a topic config change applies without a restart).
    * Validated like the values given at open; nothing changes on error.

@@ -64,6 +64,7 @@ export class Broker implements ReplicaDirectory {
   private reconciling: Promise<void> = Promise.resolve();
   private ticker: NodeJS.Timeout | undefined;
   private reporter: NodeJS.Timeout | undefined;
+  private retention: NodeJS.Timeout | undefined;
   private stopping = false;
 
   private constructor(
@@ -163,6 +164,7 @@ export class Broker implements ReplicaDirectory {
     }, leaderReportIntervalMs);
     liveness.start();
     balancer.start();
+    broker.retention = setInterval(() => broker.checkRetention(), config.retentionCheckIntervalMs);
     log.info({ listen: config.listenAddress, advertised: config.advertisedAddress, port }, 'node started');
     return broker;
   }
@@ -268,6 +270,16 @@ export class Broker implements ReplicaDirectory {
     }
   }
 
+  /** Retention on the partitions this node leads (cleanup.policy delete). */
+  private checkRetention(): void {
+    const now = Date.now();
+    for (const p of this.partitions.values()) {
+      if (!p.topic.config.cleanupPolicy.includes('delete')) continue;
+      const start = p.replica.maybeRetain(p.topic.config, now);
+      if (start !== undefined) this.log.info({ partition: p.replica.key, topic: p.topic.name, logStart: start }, 'retention: proposed a new log start');
+    }
+  }
+
   /** A topic config change reaches a hosted replica without a restart. */
   private applyConfig(hosted: HostedPartition, topic: TopicInfo): void {
     hosted.replica.setLimits({ maxMessageBytes: topic.config.maxMessageBytes });
@@ -318,6 +330,7 @@ export class Broker implements ReplicaDirectory {
     this.services.liveness.stop();
     this.services.balancer.stop();
     clearInterval(this.reporter);
+    clearInterval(this.retention);
     await this.transferLeadershipAway();
     clearInterval(this.ticker);
     this.host.stop();

@@ -37,6 +37,8 @@ export interface NodeConfig {
   readonly brokerSessionTimeoutMs: number;
   /** How often the controller moves leadership back to preferred replicas; 0 = never. */
   readonly leaderBalanceIntervalMs: number;
+  /** How often partition leaders check retention (retention.ms / retention.bytes). */
+  readonly retentionCheckIntervalMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -72,6 +74,7 @@ interface RawConfig {
   tickMs: number;
   brokerSessionTimeoutMs: number;
   leaderBalanceIntervalMs: number;
+  retentionCheckIntervalMs: number;
   logLevel: LogLevel;
 }
 
@@ -175,6 +178,10 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
     key: 'brokerSessionTimeoutMs', flag: 'broker-session-ms', env: 'FERRY_BROKER_SESSION_MS', help: 'fence a broker silent this long (ms)',
     parse: parseInteger(500, 600_000),
   },
+  retentionCheckIntervalMs: {
+    key: 'retentionCheckIntervalMs', flag: 'retention-check-ms', env: 'FERRY_RETENTION_CHECK_MS', help: 'retention check period (ms)',
+    parse: parseInteger(100, 3_600_000),
+  },
   leaderBalanceIntervalMs: {
     key: 'leaderBalanceIntervalMs', flag: 'leader-balance-ms', env: 'FERRY_LEADER_BALANCE_MS', help: 'preferred-leader balancing period (ms, 0 = off)',
     parse: parseInteger(0, 3_600_000),
@@ -187,7 +194,7 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
 
 const defaults: Partial<Record<keyof RawConfig, unknown>> = {
   clusterId: 'ferry', rack: '', fsync: 'always', metricsAddress: 'off', tickMs: 20, logLevel: 'info',
-  brokerSessionTimeoutMs: 6_000, leaderBalanceIntervalMs: 10_000,
+  brokerSessionTimeoutMs: 6_000, leaderBalanceIntervalMs: 10_000, retentionCheckIntervalMs: 30_000,
 };
 
 /** The flag table for `--help`. */
@@ -276,5 +283,6 @@ function finish(raw: Partial<RawConfig>, problems: string[]): NodeConfig {
     nodeId: raw.nodeId!, clusterId: raw.clusterId!, rack: raw.rack ?? '', listenAddress, advertisedAddress, dataDir: raw.dataDir!, peers: raw.peers!,
     controllerNodeIds, fsync: raw.fsync!, metricsAddress: raw.metricsAddress ?? null, tickMs: raw.tickMs!, logLevel: raw.logLevel!,
     brokerSessionTimeoutMs: raw.brokerSessionTimeoutMs!, leaderBalanceIntervalMs: raw.leaderBalanceIntervalMs!,
+    retentionCheckIntervalMs: raw.retentionCheckIntervalMs!,
   };
 }

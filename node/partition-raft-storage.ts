@@ -200,6 +200,12 @@ export class PartitionRaftStorage implements Storage {
     return next;
   }
 
+  /** The held entry whose records end exactly at `offset` (a batch boundary), if any. */
+  indexEndingAt(offset: number): number | undefined {
+    const i = this.map.indexForOffset(offset - 1);
+    return i !== undefined && this.map.endOffsetOf(i) === offset ? i : undefined;
+  }
+
   /** Deletes whole segments below the snapshot's resume offset; returns the new log start. */
   dropCompactedSegments(): number {
     return this.log.deleteBefore(this.snap.nextOffset);

@@ -11,6 +11,8 @@
 import { isLogError, validateBatch, type PartitionLog } from '../log/index.js';
 import type { Entry, Index, Status } from '../raft/index.js';
 import { CommitWaiters } from './commit-waiters.js';
+import { logStartBatch, logStartOf } from './raft-entry-batch.js';
+import { retentionStartOffset, type RetentionConfig } from './retention-policy.js';
 import type { GroupApplier, RaftHost } from './raft-host.js';
 import type { PartitionRaftStorage } from './partition-raft-storage.js';
 import { ReplicaError } from './replica-error.js';
@@ -62,6 +64,8 @@ export class PartitionReplica implements GroupApplier {
   private readonly waitingForCommit = new CommitWaiters('commit');
   private readonly waitingForPersist = new CommitWaiters('persist');
   private fetchWaiters: FetchWaiter[] = [];
+  /** Highest log start this replica proposed as leader (so a pending decision is not re-proposed). */
+  private logStartProposed = 0;
 
   constructor(
     readonly key: string,
@@ -139,6 +143,12 @@ export class PartitionReplica implements GroupApplier {
     const first = entries[0]!.index;
     const last = entries[entries.length - 1]!.index;
     this.waitingForCommit.settleThrough(last, (i) => entries[i - first]?.term);
+    for (const e of entries) {
+      if (e.type !== 'normal') continue;
+      const start = logStartOf(e.data);
+      // Act after the cycle: compaction touches storage the loop is iterating.
+      if (start !== undefined) setImmediate(() => this.applyLogStart(start));
+    }
     const hw = this.storage.endOffsetOf(last);
     if (hw < this.highWatermark) throw new Error(`high watermark of ${this.key} would move back from ${this.highWatermark} to ${hw}`);
     this.highWatermark = hw;
@@ -154,6 +164,28 @@ export class PartitionReplica implements GroupApplier {
 
   onStatus(status: Status): void {
     this.status = status;
+  }
+
+  /**
+   * Retention, on the leader: if whole segments may go, propose the new log start through Raft so
+   * every replica cuts at the same offset when it commits. Returns the proposed offset, if any.
+   */
+  maybeRetain(config: RetentionConfig, nowMs: number): number | undefined {
+    if (!this.isLeader) return undefined;
+    const start = retentionStartOffset(this.log.segmentInfos(), config, this.highWatermark, nowMs);
+    if (start === undefined || start <= this.log.logStartOffset || start <= this.logStartProposed) return undefined;
+    const r = this.host.propose(this.key, logStartBatch(start));
+    if (!r?.ok) return undefined;
+    this.logStartProposed = start;
+    return start;
+  }
+
+  /** A committed log-start decision: compact through the entry that ends at `start`. */
+  private applyLogStart(start: number): void {
+    if (start <= this.log.logStartOffset) return;
+    const index = this.storage.indexEndingAt(start);
+    if (index === undefined) return; // already compacted past it, or reset by a snapshot
+    this.host.compact(this.key, index).catch((err: unknown) => this.host.reportFatal(err));
   }
 
   onSnapshot(index: number): void {

@@ -8,11 +8,13 @@
  * range Kafka assigns (0-6), so no Kafka tool mistakes them for transaction markers.
  * Timestamps are -1 (Kafka's "no timestamp") so they never drive time-based rolling or lookups.
  */
-import { decodeBatch, encodeBatch, type BatchHeader } from '../log/index.js';
+import { decodeBatch, encodeBatch, readBatchHeader, type BatchHeader } from '../log/index.js';
 import type { Entry, EntryType } from '../raft/types.js';
 
 export const controlTypeRaftNoop = 100;
 export const controlTypeRaftConf = 101;
+/** Retention's replicated decision: "the log now starts at offset X" (value: 8-byte offset). */
+export const controlTypeLogStart = 102;
 const noTimestamp = -1;
 
 function controlKey(type: number): Buffer {
@@ -35,16 +37,41 @@ export function controlBatchFor(entry: Entry): Buffer {
 }
 
 /**
+ * The batch the leader proposes (as a normal Raft entry) to move every replica's log start to
+ * `offset`; replicas act on it when it commits, so all of them cut at the same offset.
+ */
+export function logStartBatch(offset: number): Buffer {
+  const value = Buffer.alloc(8);
+  value.writeBigUInt64BE(BigInt(offset));
+  return encodeBatch({ isControl: true, baseTimestamp: noTimestamp, records: [{ key: controlKey(controlTypeLogStart), value, timestamp: noTimestamp }] });
+}
+
+function controlTypeOf(batch: Buffer): { type: number; value: Buffer | null } | undefined {
+  const record = decodeBatch(batch).records[0];
+  const key = record?.key;
+  if (!record || !key || key.length !== 4) return undefined;
+  return { type: key.readInt16BE(2), value: record.value };
+}
+
+/** The new log start a committed entry decides, if it is a log-start record. */
+export function logStartOf(data: Uint8Array): number | undefined {
+  const batch = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (!readBatchHeader(batch).isControl) return undefined;
+  const c = controlTypeOf(batch);
+  return c?.type === controlTypeLogStart && c.value?.length === 8 ? Number(c.value.readBigUInt64BE(0)) : undefined;
+}
+
+/**
  * The entry type and data a stored batch stands for. `batch` is one whole batch as read from the
  * log; normal batches are returned as they are (no copy), control batches are decoded (rare).
  */
 export function entryPayloadOf(batch: Buffer, header: BatchHeader): { type: EntryType; data: Uint8Array } {
   if (!header.isControl) return { type: 'normal', data: batch };
-  const record = decodeBatch(batch).records[0];
-  const key = record?.key;
-  if (!record || !key || key.length !== 4) throw new Error(`control batch at ${header.baseOffset} has no Ferry control record`);
-  const type = key.readInt16BE(2);
-  if (type === controlTypeRaftNoop) return { type: 'noop', data: new Uint8Array(0) };
-  if (type === controlTypeRaftConf && record.value) return { type: 'conf', data: new Uint8Array(record.value) };
-  throw new Error(`control batch at ${header.baseOffset} has unknown control type ${type}`);
+  const c = controlTypeOf(batch);
+  if (!c) throw new Error(`control batch at ${header.baseOffset} has no Ferry control record`);
+  if (c.type === controlTypeRaftNoop) return { type: 'noop', data: new Uint8Array(0) };
+  if (c.type === controlTypeRaftConf && c.value) return { type: 'conf', data: new Uint8Array(c.value) };
+  // Ferry's own records that are ordinary Raft entries (proposed by the leader as data).
+  if (c.type === controlTypeLogStart) return { type: 'normal', data: batch };
+  throw new Error(`control batch at ${header.baseOffset} has unknown control type ${c.type}`);
 }

@@ -218,6 +218,12 @@ export class RaftHost {
     return g.storage.dropCompactedSegments();
   }
 
+  /** A failure outside the loop that must stop the node like one inside it. */
+  reportFatal(err: unknown): void {
+    this.stopped = true;
+    this.options.onFatal(err);
+  }
+
   /** Resolves when the loop has nothing left to do (tests and shutdown). */
   whenIdle(): Promise<void> {
     if (!this.running && !this.scheduled) return Promise.resolve();
