@@ -5,7 +5,7 @@
  * final history means someone served uncommitted or divergent data (promise 2).
  */
 import { ConnectionPool, unary } from '../client/connection-pool.js';
-import { decodeBatch, readBatchHeader } from '../client/index.js';
+import { dataRecordsOf } from './fetched-records.js';
 import type { FetchResponse__Output } from '../proto/gen/ferry/v1/FetchResponse.js';
 import type { ReadEvent } from './history.js';
 import type { SeededRandom } from './prng.js';
@@ -47,14 +47,8 @@ export class ChaosReaders {
       }, 1_000).catch(() => undefined);
       const r = res?.results[0];
       if (r && r.error?.code === 'ERROR_CODE_NONE' && r.records.length > 0) {
-        const records: Array<{ offset: number; value: string }> = [];
-        for (let pos = 0; pos < r.records.length;) {
-          const h = readBatchHeader(r.records, pos);
-          if (!h.isControl) for (const rec of decodeBatch(r.records.subarray(pos, pos + h.sizeBytes)).records) records.push({ offset: rec.offset, value: rec.value!.toString() });
-          pos += h.sizeBytes;
-        }
         this.reads += 1;
-        this.o.record({ kind: 'read', reader: `reader@node${nodeId}`, partition, timeMs: Date.now(), records, final: false });
+        this.o.record({ kind: 'read', reader: `reader@node${nodeId}`, partition, timeMs: Date.now(), records: dataRecordsOf(r.records), final: false });
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createClient, readBatchHeader, decodeBatch } from '../client/index.js';
+import { createClient } from '../client/index.js';
+import { dataRecordsOf, nextFetchOffset } from './fetched-records.js';
 import { ConnectionPool, unary } from '../client/connection-pool.js';
 import type { FetchResponse__Output } from '../proto/gen/ferry/v1/FetchResponse.js';
 import { checkHistory } from './checker.js';
@@ -51,12 +52,8 @@ async function readReplica(pool: ConnectionPool, address: string, topic: string,
       await sleep(100);
       continue;
     }
-    for (let pos = 0; pos < r.records.length;) {
-      const h = readBatchHeader(r.records, pos);
-      if (!h.isControl) for (const rec of decodeBatch(r.records.subarray(pos, pos + h.sizeBytes)).records) if (rec.offset >= offset) out.push({ offset: rec.offset, value: rec.value!.toString() });
-      offset = h.lastOffset + 1;
-      pos += h.sizeBytes;
-    }
+    out.push(...dataRecordsOf(r.records, offset));
+    offset = nextFetchOffset(r.records, offset);
   }
   return out;
 }
