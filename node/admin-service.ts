@@ -121,7 +121,7 @@ export class AdminService {
     }, fail);
   }
 
-  /** Sets and resets config keys; validated here, applied on the controller leader. */
+  /** Sets and resets config keys: checked here for a quick answer, decided when the change applies. */
   alterTopicConfig(req: AlterTopicConfigRequest__Output): Promise<AlterTopicConfigResponse> {
     const fail = (error: ReturnType<typeof wireError>): AlterTopicConfigResponse => ({ error });
     const current = this.ctx.controller.state.topic(req.name);
@@ -134,7 +134,7 @@ export class AdminService {
     if (!next.ok) return Promise.resolve(fail(wireError('INVALID_CONFIG', next.problems.join('; '))));
     return this.ctx.forwarder.run('ferry', 'AlterTopicConfig', req, async () => {
       try {
-        const r = await this.ctx.controller.propose({ type: 'alterTopicConfig', name: req.name, config: next.value },
+        const r = await this.ctx.controller.propose({ type: 'alterTopicConfig', name: req.name, set: req.set, reset: req.reset },
           Math.min(req.timeoutMs || adminTimeoutMsDefault, adminTimeoutMsMax));
         if (!r.ok) return fail(wireError(r.code, r.message));
         this.log.info({ topic: req.name, set: req.set, reset: req.reset }, 'topic config changed');
@@ -159,7 +159,7 @@ export class AdminService {
       const progress = status?.progress;
       return {
         partition: p.partition, error: noError, leaderId: replica.leaderId || -1, leaderEpoch: replica.term,
-        logStartOffset: replica.log.logStartOffset, highWatermark: replica.hw, logEndOffset: replica.log.logEndOffset,
+        logStartOffset: replica.logStartOffset, highWatermark: replica.hw, logEndOffset: replica.log.logEndOffset,
         sizeBytes: replica.log.sizeBytes,
         replicas: p.replicas.map((nodeId) => {
           const pr = progress?.get(nodeId as never);

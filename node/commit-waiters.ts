@@ -30,11 +30,12 @@ export class CommitWaiters {
       const w: Waiter = { index, term, resolve, reject, done: false, timer: undefined };
       w.timer = setTimeout(() => this.finish(w, new ReplicaError('TIMEOUT',
         `no ${this.what} decision for Raft entry ${index} within ${timeoutMs} ms; the write may or may not have happened`)), timeoutMs);
-      // A waiter at or above this index was proposed in an older term and its entry has since
-      // been replaced (this node lost and regained leadership): it definitely did not happen.
+      // A waiter at or above this index was proposed in an older term and has left this node's
+      // log (it lost and regained leadership). Another node may still hold that entry and commit
+      // it as a later leader, so its fate is unknown here: TIMEOUT, never a definite failure.
       while (this.queue.length > 0 && this.queue[this.queue.length - 1]!.index >= index) {
         const stale = this.queue.pop()!;
-        this.finish(stale, new ReplicaError('NOT_LEADER', `Raft entry ${stale.index} was replaced after a leadership change: the write did not happen`));
+        this.finish(stale, new ReplicaError('TIMEOUT', `Raft entry ${stale.index} left this node's log after a leadership change; the write may or may not have happened`));
       }
       this.queue.push(w);
     });
@@ -50,6 +51,16 @@ export class CommitWaiters {
       n += 1;
     }
     if (n > 0) this.queue = this.queue.slice(n);
+  }
+
+  /**
+   * Waiters through `index` can no longer learn their fate here (a snapshot replaced that part of
+   * the log): the outcome is unknown.
+   */
+  unknownThrough(index: number, reason: string): void {
+    while (this.queue.length > 0 && this.queue[0]!.index <= index) {
+      this.finish(this.queue.shift()!, new ReplicaError('TIMEOUT', `${reason}; the write may or may not have happened`));
+    }
   }
 
   /**

@@ -73,7 +73,7 @@ export class DataService {
         try {
           const replica = this.dir.replica(p.topic, p.partition);
           const baseOffset = await replica.produce(p.batch, acks, timeoutMs);
-          return { topic: p.topic, partition: p.partition, error: noError, baseOffset, logStartOffset: replica.log.logStartOffset };
+          return { topic: p.topic, partition: p.partition, error: noError, baseOffset, logStartOffset: replica.logStartOffset };
         } catch (e) {
           return { topic: p.topic, partition: p.partition, error: this.err(e), baseOffset: -1, logStartOffset: -1 };
         }
@@ -180,7 +180,7 @@ export class DataService {
         const hw = replica.hw;
         switch (p.spec) {
           case 'OFFSET_SPEC_EARLIEST':
-            return { topic: p.topic, partition: p.partition, error: noError, offset: replica.log.logStartOffset, timestampMs: -1 };
+            return { topic: p.topic, partition: p.partition, error: noError, offset: replica.logStartOffset, timestampMs: -1 };
           case 'OFFSET_SPEC_LATEST':
             return { topic: p.topic, partition: p.partition, error: noError, offset: hw, timestampMs: -1 };
           case 'OFFSET_SPEC_TIMESTAMP': {

@@ -73,6 +73,8 @@ type PendingWrite = { type: 'put'; key: string; value: Buffer } | { type: 'del';
 export class GroupStateStore {
   private pending: PendingWrite[] = [];
   private pendingSync = false;
+  /** The last batch written: batches go out one after another, never two at once. */
+  private last: Promise<void> = Promise.resolve();
 
   private constructor(private readonly db: Level<string, Buffer>) {}
 
@@ -125,14 +127,19 @@ export class GroupStateStore {
     return this.pending.length > 0;
   }
 
-  /** Writes everything queued as one batch, fsynced when any queued write asked for it. */
-  async commit(): Promise<void> {
-    if (this.pending.length === 0) return;
+  /**
+   * Writes everything queued as one batch, fsynced when any queued write asked for it. Batches
+   * are chained: LevelDB runs concurrent batches on the thread pool in any order, and an older
+   * hard state or snapshot record must never land after a newer one.
+   */
+  commit(): Promise<void> {
+    if (this.pending.length === 0) return this.last;
     const ops = this.pending;
     const sync = this.pendingSync;
     this.pending = [];
     this.pendingSync = false;
-    await this.db.batch(ops, { sync });
+    this.last = this.last.then(() => this.db.batch(ops, { sync }));
+    return this.last;
   }
 
   async close(): Promise<void> {

@@ -54,12 +54,11 @@ export class PartitionRaftStorage implements Storage {
   static open(log: PartitionLog, stored: StoredGroup): PartitionRaftStorage {
     const snap = stored.snapshot;
     if (!snap) throw new Error('partition group has no stored snapshot: it was never bootstrapped');
-    if (log.logStartOffset > snap.nextOffset) {
-      throw new Error(`log starts at ${log.logStartOffset}, after the snapshot's resume offset ${snap.nextOffset}: data is missing`);
-    }
-    if (!PartitionRaftStorage.continuesAt(log, snap.nextOffset)) {
-      // A snapshot install was interrupted after its metadata was stored (metadata goes first):
-      // the log still holds the old history, which the snapshot supersedes. Finish the reset.
+    // Retention never deletes past the stored resume offset (the record is written first), so a
+    // log that starts after it, or does not continue exactly at it, is a log-start reset that a
+    // crash interrupted (the record is stored first; resetTo deletes segments oldest first).
+    // What is past the resume offset is re-replicated by the leader: finish the reset.
+    if (log.logStartOffset > snap.nextOffset || !PartitionRaftStorage.continuesAt(log, snap.nextOffset)) {
       log.resetTo(snap.nextOffset);
     }
     const map = new RaftIndexMap(snap.index + 1, snap.nextOffset, snap.term);
@@ -242,6 +241,11 @@ export class PartitionRaftStorage implements Storage {
 
   baseOffsetOf(index: number): number {
     return this.map.baseOffset(index);
+  }
+
+  /** Where the Raft log (and so every replica's readable history) starts: the snapshot's resume offset. */
+  get resumeOffset(): number {
+    return this.snap.nextOffset;
   }
 
   /** Offset after the last entry in the log, committed or not. */

@@ -90,6 +90,15 @@ export class PartitionReplica implements GroupApplier {
     return this.highWatermark;
   }
 
+  /**
+   * The first readable offset, the same on every replica: the resume offset of the snapshot
+   * retention replicated. The physical log may still hold older bytes (segment boundaries differ
+   * between replicas); they are not served.
+   */
+  get logStartOffset(): number {
+    return Math.max(this.log.logStartOffset, this.storage.resumeOffset);
+  }
+
   get isLeader(): boolean {
     return this.status?.role === 'leader';
   }
@@ -146,8 +155,7 @@ export class PartitionReplica implements GroupApplier {
     for (const e of entries) {
       if (e.type !== 'normal') continue;
       const start = logStartOf(e.data);
-      // Act after the cycle: compaction touches storage the loop is iterating.
-      if (start !== undefined) setImmediate(() => this.applyLogStart(start));
+      if (start !== undefined) this.applyLogStart(start);
     }
     const hw = this.storage.endOffsetOf(last);
     if (hw < this.highWatermark) throw new Error(`high watermark of ${this.key} would move back from ${this.highWatermark} to ${hw}`);
@@ -163,6 +171,8 @@ export class PartitionReplica implements GroupApplier {
   }
 
   onStatus(status: Status): void {
+    // A proposal made in an earlier leadership may have been replaced: allow proposing again.
+    if (status.role === 'leader' && this.status?.role !== 'leader') this.logStartProposed = 0;
     this.status = status;
   }
 
@@ -173,22 +183,24 @@ export class PartitionReplica implements GroupApplier {
   maybeRetain(config: RetentionConfig, nowMs: number): number | undefined {
     if (!this.isLeader) return undefined;
     const start = retentionStartOffset(this.log.segmentInfos(), config, this.highWatermark, nowMs);
-    if (start === undefined || start <= this.log.logStartOffset || start <= this.logStartProposed) return undefined;
+    if (start === undefined || start <= this.logStartOffset || start <= this.logStartProposed) return undefined;
     const r = this.host.propose(this.key, logStartBatch(start));
     if (!r?.ok) return undefined;
     this.logStartProposed = start;
     return start;
   }
 
-  /** A committed log-start decision: compact through the entry that ends at `start`. */
+  /** A committed log-start decision: the loop compacts through the entry that ends at `start`. */
   private applyLogStart(start: number): void {
-    if (start <= this.log.logStartOffset) return;
     const index = this.storage.indexEndingAt(start);
     if (index === undefined) return; // already compacted past it, or reset by a snapshot
-    this.host.compact(this.key, index).catch((err: unknown) => this.host.reportFatal(err));
+    this.host.requestCompaction(this.key, index);
   }
 
   onSnapshot(index: number): void {
+    // Entries through the snapshot may have committed under another leader: unknown, not failed.
+    this.waitingForCommit.unknownThrough(index, `a log-start reset replaced entries through ${index}`);
+    this.waitingForPersist.unknownThrough(index, `a log-start reset replaced entries through ${index}`);
     // The log restarted at the snapshot's resume offset, which is now the high watermark.
     this.highWatermark = Math.max(this.highWatermark, this.storage.endOffsetOf(index));
     for (const f of this.fetchWaiters.splice(0)) f.wake();
@@ -205,7 +217,7 @@ export class PartitionReplica implements GroupApplier {
    * there must wait, not be told its offset does not exist.
    */
   read(offset: number, maxBytes: number): { records: Buffer; highWatermark: number; logStartOffset: number } {
-    const start = this.log.logStartOffset;
+    const start = this.logStartOffset;
     const hw = this.highWatermark;
     const end = this.log.logEndOffset;
     if (offset < start || (this.isLeader && offset > end)) {

@@ -59,6 +59,8 @@ interface HostedGroup {
   lastHardStateWriteMs: number;
   /** A commit-only hard state not written yet (written by tick() once due, and at stop). */
   unwrittenHardState: { term: number; vote: number; commit: number } | undefined;
+  /** Retention asked to compact through this index; done by the loop after the next persist. */
+  compactThrough: number | undefined;
   removed: boolean;
   /** What onStatus last reported, to call it on changes only. */
   seen: { role: string; leader: number; term: number };
@@ -116,7 +118,7 @@ export class RaftHost {
       electionTimeoutTicks: this.options.timing.electionTimeoutTicks,
       heartbeatIntervalTicks: this.options.timing.heartbeatIntervalTicks,
     });
-    const g: HostedGroup = { key, raw, storage, applier, lastTerm: init.hardState.term, lastVote: init.hardState.vote, lastHardStateWriteMs: 0, unwrittenHardState: undefined, removed: false,
+    const g: HostedGroup = { key, raw, storage, applier, lastTerm: init.hardState.term, lastVote: init.hardState.vote, lastHardStateWriteMs: 0, unwrittenHardState: undefined, compactThrough: undefined, removed: false,
       seen: { role: '', leader: -1, term: -1 } };
     this.groups.set(key, g);
     this.markDirty(g);
@@ -205,23 +207,34 @@ export class RaftHost {
   }
 
   /**
-   * Retention: the group's log through `index` (committed) is no longer needed. The snapshot
-   * record is stored (synced) before segments are deleted; followers behind it will be sent a
-   * log-start reset by the leader. Returns the new log start offset.
+   * Retention: the group's log through `index` (committed) is no longer needed. The loop does it
+   * after its next persist (never concurrently with a snapshot install or a removal): the
+   * snapshot record is stored first, then whole segments are deleted; followers behind it will be
+   * sent a log-start reset by the leader.
    */
-  async compact(key: string, index: number): Promise<number> {
+  requestCompaction(key: string, index: number): void {
     const g = this.groups.get(key);
-    if (!g) throw new Error(`group ${key} is not hosted here`);
-    const stored = g.storage.compactThrough(index);
-    this.options.store.setSnapshot(key, stored);
-    await this.options.store.commit();
-    return g.storage.dropCompactedSegments();
+    if (!g) return; // removed meanwhile (topic deleted): nothing to keep
+    g.compactThrough = Math.max(g.compactThrough ?? 0, index);
+    this.markDirty(g);
   }
 
-  /** A failure outside the loop that must stop the node like one inside it. */
-  reportFatal(err: unknown): void {
-    this.stopped = true;
-    this.options.onFatal(err);
+  /** Runs requested compactions (inside the loop, after persist). */
+  private async compactRequested(batch: ReadonlyArray<[HostedGroup, Ready]>): Promise<void> {
+    const installed = new Set(batch.filter(([, rd]) => rd.snapshot).map(([g]) => g));
+    const done: HostedGroup[] = [];
+    for (const g of this.groups.values()) {
+      const index = g.compactThrough;
+      if (index === undefined) continue;
+      g.compactThrough = undefined;
+      // A snapshot installed in this cycle supersedes it; an index at or below the log start is done.
+      if (installed.has(g) || index < g.storage.firstIndex()) continue;
+      this.options.store.setSnapshot(g.key, g.storage.compactThrough(index));
+      done.push(g);
+    }
+    if (done.length === 0) return;
+    await this.options.store.commit();
+    for (const g of done) if (!g.removed) g.storage.dropCompactedSegments();
   }
 
   /** Resolves when the loop has nothing left to do (tests and shutdown). */
@@ -278,8 +291,9 @@ export class RaftHost {
       else this.noticeStatus(g);
     }
     this.dirty.clear();
-    if (batch.length === 0) return;
     await this.persist(batch);
+    await this.compactRequested(batch);
+    if (batch.length === 0) return;
     for (const [g, rd] of batch) for (const m of rd.messages) this.options.sink.send(g.key, m);
     this.options.sink.flush();
     for (const [g, rd] of batch) {

@@ -12,17 +12,27 @@ describe('CommitWaiters', () => {
     expect(w.size).toBe(0);
   });
 
-  it('rejects stale waiters at or above a new proposal index (leadership lost and regained) instead of failing the new one', async () => {
+  it('answers stale waiters at or above a new proposal index as unknown (leadership lost and regained), never failing the new one', async () => {
     const w = new CommitWaiters('commit');
     const stale11 = w.wait(11, 2, 5_000);
     const stale12 = w.wait(12, 2, 5_000);
     const fresh = w.wait(12, 4, 5_000); // the same index, proposed again in term 4
-    // The waiter at the new index was provably replaced: rejected at once.
-    await expect(stale12).rejects.toMatchObject({ code: 'NOT_LEADER', message: expect.stringMatching(/replaced/) });
+    // The waiter at the new index left this node's log; another node may still commit it.
+    await expect(stale12).rejects.toMatchObject({ code: 'TIMEOUT', message: expect.stringMatching(/may or may not/) });
     // The one below it learns its fate when index 11 commits (with the new leader's term).
     w.settleThrough(12, () => 4);
     await expect(stale11).rejects.toMatchObject({ code: 'NOT_LEADER' });
     await expect(fresh).resolves.toBeUndefined();
+  });
+
+  it('answers waiters covered by a snapshot as unknown', async () => {
+    const w = new CommitWaiters('commit');
+    const covered = w.wait(7, 1, 5_000);
+    const after = w.wait(9, 1, 5_000);
+    w.unknownThrough(8, 'log-start reset');
+    await expect(covered).rejects.toMatchObject({ code: 'TIMEOUT', message: expect.stringMatching(/log-start reset/) });
+    w.settleThrough(9, () => 1);
+    await expect(after).resolves.toBeUndefined();
   });
 
   it('times out with an honest "outcome unknown" TIMEOUT', async () => {

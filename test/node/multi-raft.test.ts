@@ -173,7 +173,10 @@ describe('multi-raft host with real logs (in-memory network)', () => {
     for (let i = 0; i < 20; i += 1) await leader.replica.produce(batch(`b${i}`), 'all', 5_000);
     // Retention on the leader: everything committed so far is gone from its log.
     const commit = leader.host.status(group)!.commit;
-    const logStart = await leader.host.compact(group, commit);
+    leader.host.requestCompaction(group, commit);
+    const until = Date.now() + 3_000;
+    while (leader.plog.logStartOffset === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    const logStart = leader.plog.logStartOffset;
     expect(logStart).toBe(leader.replica.hw);
     expect(leader.plog.logStartOffset).toBe(logStart);
 
