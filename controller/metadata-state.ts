@@ -7,7 +7,7 @@
  * Topics get a numeric id, the controller log index that created them, so a deleted and
  * re-created topic never reuses the Raft groups, directories or offsets of the old one.
  */
-import type { TopicConfig } from './topic-config.js';
+import { parseTopicConfig, resetTopicConfigKeys, type TopicConfig } from './topic-config.js';
 
 export interface BrokerInfo {
   readonly nodeId: number;
@@ -34,14 +34,15 @@ export interface TopicInfo {
 export type MetadataCommand =
   | { readonly type: 'createTopic'; readonly name: string; readonly config: TopicConfig; readonly replicas: readonly (readonly number[])[] }
   | { readonly type: 'deleteTopic'; readonly name: string }
-  | { readonly type: 'alterTopicConfig'; readonly name: string; readonly config: TopicConfig }
+  /** The change itself (not the resulting config), so concurrent alters compose when applied. */
+  | { readonly type: 'alterTopicConfig'; readonly name: string; readonly set: Readonly<Record<string, string>>; readonly reset: readonly string[] }
   | { readonly type: 'registerBroker'; readonly broker: BrokerInfo }
   | { readonly type: 'fenceBroker'; readonly nodeId: number }
   | { readonly type: 'unfenceBroker'; readonly nodeId: number };
 
 export type ApplyResult =
   | { readonly ok: true; readonly topic?: TopicInfo }
-  | { readonly ok: false; readonly code: 'TOPIC_ALREADY_EXISTS' | 'UNKNOWN_TOPIC_OR_PARTITION' | 'INVALID_REQUEST'; readonly message: string };
+  | { readonly ok: false; readonly code: 'TOPIC_ALREADY_EXISTS' | 'UNKNOWN_TOPIC_OR_PARTITION' | 'INVALID_REQUEST' | 'INVALID_CONFIG'; readonly message: string };
 
 const commandFormatVersion = 1;
 
@@ -113,7 +114,11 @@ export class MetadataState {
       case 'alterTopicConfig': {
         const t = this.topicsByName.get(cmd.name);
         if (!t) return { ok: false, code: 'UNKNOWN_TOPIC_OR_PARTITION', message: `topic "${cmd.name}" does not exist` };
-        const topic: TopicInfo = { ...t, config: cmd.config };
+        // Computed from the config as of this entry, so an alter never undoes an earlier one.
+        const reset = resetTopicConfigKeys(t.config, cmd.reset);
+        const next = reset.ok ? parseTopicConfig(cmd.set, reset.value) : reset;
+        if (!next.ok) return { ok: false, code: 'INVALID_CONFIG', message: next.problems.join('; ') };
+        const topic: TopicInfo = { ...t, config: next.value };
         this.topicsByName.set(cmd.name, topic);
         return { ok: true, topic };
       }

@@ -80,7 +80,7 @@ export function parseTopicConfig(overrides: Readonly<Record<string, string>>, ba
   const problems: string[] = [];
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(overrides)) {
-    const spec = keySpecs[key];
+    const spec = Object.hasOwn(keySpecs, key) ? keySpecs[key] : undefined;
     if (!spec) {
       problems.push(`unknown topic config "${key}" (known: ${topicConfigKeys.join(', ')})`);
       continue;
@@ -100,7 +100,7 @@ export function resetTopicConfigKeys(config: TopicConfig, keys: readonly string[
   const out: Record<string, unknown> = { ...config };
   const problems: string[] = [];
   for (const key of keys) {
-    const spec = keySpecs[key];
+    const spec = Object.hasOwn(keySpecs, key) ? keySpecs[key] : undefined;
     if (!spec) problems.push(`unknown topic config "${key}" (known: ${topicConfigKeys.join(', ')})`);
     else out[spec.field] = defaultTopicConfig[spec.field];
   }

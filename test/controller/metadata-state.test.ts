@@ -26,13 +26,20 @@ describe('MetadataState', () => {
     expect([...s.topics()].map((t) => t.name)).toEqual(['t']);
   });
 
-  it('replaces a topic config, keeping its id and partitions; unknown topic is an error', () => {
+  it('applies config changes as changes: concurrent alters of different keys compose; bad ones change nothing', () => {
     const s = new MetadataState();
     s.apply(1, create('t', [[1, 2]]));
-    const config = { ...defaultTopicConfig, retentionMs: 1000 };
-    expect(s.apply(2, { type: 'alterTopicConfig', name: 't', config })).toMatchObject({ ok: true, topic: { topicId: 1, config } });
-    expect(s.topic('t')).toMatchObject({ topicId: 1, partitions: [{ partition: 0, replicas: [1, 2] }], config: { retentionMs: 1000 } });
-    expect(s.apply(3, { type: 'alterTopicConfig', name: 'x', config })).toMatchObject({ ok: false, code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    expect(s.apply(2, { type: 'alterTopicConfig', name: 't', set: { 'retention.ms': '1000' }, reset: [] }))
+      .toMatchObject({ ok: true, topic: { topicId: 1, config: { retentionMs: 1000 } } });
+    // Proposed concurrently from the same earlier state: the second must not undo the first.
+    s.apply(3, { type: 'alterTopicConfig', name: 't', set: { 'segment.bytes': '1048576' }, reset: [] });
+    expect(s.topic('t')?.config).toMatchObject({ retentionMs: 1000, segmentBytes: 1048576 });
+    s.apply(4, { type: 'alterTopicConfig', name: 't', set: {}, reset: ['retention.ms'] });
+    expect(s.topic('t')?.config.retentionMs).toBe(defaultTopicConfig.retentionMs);
+    expect(s.apply(5, { type: 'alterTopicConfig', name: 't', set: { constructor: 'x' }, reset: ['toString'] }))
+      .toMatchObject({ ok: false, code: 'INVALID_CONFIG', message: expect.stringMatching(/unknown topic config "toString"/) });
+    expect(s.topic('t')?.config.segmentBytes).toBe(1048576);
+    expect(s.apply(6, { type: 'alterTopicConfig', name: 'x', set: {}, reset: [] })).toMatchObject({ ok: false, code: 'UNKNOWN_TOPIC_OR_PARTITION' });
   });
 
   it('gives a re-created topic a new id', () => {
