@@ -112,6 +112,8 @@ export class LocalCluster {
       stdio: ['ignore', out, out],
     });
     closeSync(out);
+    // A spawn failure (missing binary, no permission for ip netns) arrives as 'error', then exit.
+    child.on('error', (err) => process.stderr.write(`node ${id} could not start: ${err.message}\n`));
     this.children.set(id, child);
     this.exits.set(id, new Promise<void>((resolve) => child.once('exit', (code, signal) => {
       if (this.children.get(id) === child) this.children.delete(id);

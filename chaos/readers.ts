@@ -22,6 +22,8 @@ export class ChaosReaders {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private readonly pool = new ConnectionPool();
+  /** Highest high watermark seen per partition: reads aim at the tail, where leaders change. */
+  private readonly tail = new Map<number, number>();
   reads = 0;
 
   constructor(private readonly o: ReadersOptions) {}
@@ -41,11 +43,12 @@ export class ChaosReaders {
     while (!this.stopped) {
       const nodeId = this.o.random.pick(nodes);
       const partition = this.o.random.int(0, this.o.partitions - 1);
-      const from = this.o.random.int(0, 200) * 5;
+      const from = Math.max(0, (this.tail.get(partition) ?? 0) - this.o.random.int(0, 40));
       const res = await unary<object, FetchResponse__Output>(this.pool.get(this.o.addresses.get(nodeId)!), 'Fetch', {
         maxWaitMs: 0, partitions: [{ topic: this.o.topic, partition, fetchOffset: from, maxBytes: 64 * 1024 }],
       }, 1_000).catch(() => undefined);
       const r = res?.results[0];
+      if (r && r.error?.code === 'ERROR_CODE_NONE') this.tail.set(partition, Math.max(this.tail.get(partition) ?? 0, r.highWatermark));
       if (r && r.error?.code === 'ERROR_CODE_NONE' && r.records.length > 0) {
         this.reads += 1;
         this.o.record({ kind: 'read', reader: `reader@node${nodeId}`, partition, timeMs: Date.now(), records: dataRecordsOf(r.records), final: false });

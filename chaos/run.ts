@@ -63,11 +63,18 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
   const history: HistoryEvent[] = [];
   const random = new SeededRandom(o.seed);
   const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
+  // A node that exits by itself (a fail-fast invariant, a crash) breaks the run whatever the
+  // history says: the nemesis only ever SIGKILLs, and the final stop comes after the check.
+  const crashes: string[] = [];
+  let checking = true;
   const network = o.nemesis.some((k) => networkFaultKinds.includes(k)) ? NetnsNetwork.create(ids) : undefined;
   let cluster: LocalCluster;
   try {
     cluster = await LocalCluster.start({
       nodes: o.nodes, dataRoot, network, env: { FERRY_LOG_LEVEL: 'warn', FERRY_BROKER_SESSION_MS: '3000', ...o.nodeEnv },
+      onExit: (id, code, signal) => {
+        if (checking && signal !== 'SIGKILL') crashes.push(`node ${id} exited by itself (${signal ?? `code ${code}`}); see ${path.join(dataRoot, `node-${id}.log`)}`);
+      },
     });
   } catch (err) {
     network?.teardown();
@@ -76,6 +83,7 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
   const ferry = createClient({ bootstrap: cluster.bootstrap(), requestTimeoutMs: 3_000 });
   const pool = new ConnectionPool();
   const topic = 'chaos';
+  let keepData = false;
   try {
     await cluster.waitReady();
     await ferry.admin.createTopic(topic, { partitions: o.partitions, replicationFactor: Math.min(3, o.nodes) });
@@ -109,17 +117,26 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     }
     if (o.historyFile) writeFileSync(o.historyFile, history.map((e) => JSON.stringify(e)).join('\n') + '\n');
     const result = checkHistory(history);
+    checking = false;
     for (const a of result.anomalies.slice(0, 20)) o.progress(`ANOMALY ${a.kind} (partition ${a.partition}): ${a.detail}`);
+    for (const c of crashes) o.progress(`ANOMALY node-exit: ${c}`);
+    const valid = result.valid && crashes.length === 0;
+    keepData = !valid;
     return {
-      valid: result.valid,
-      summary: { valid: result.valid, seed: o.seed, seconds: o.seconds, faults, readsDuringRun: readers.reads, ...result.stats, ...result.counts },
+      valid,
+      summary: { valid, seed: o.seed, seconds: o.seconds, faults, readsDuringRun: readers.reads, nodeExits: crashes.length, ...result.stats, ...result.counts },
     };
+  } catch (err) {
+    keepData = true;
+    throw err;
   } finally {
+    checking = false;
     pool.close();
     ferry.close();
     await cluster.stop();
     network?.teardown();
-    rmSync(dataRoot, { recursive: true, force: true });
+    if (keepData) o.progress(`kept data and node logs for a post-mortem: ${dataRoot}`);
+    else rmSync(dataRoot, { recursive: true, force: true });
   }
 }
 
