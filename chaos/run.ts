@@ -84,6 +84,10 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
   const pool = new ConnectionPool();
   const topic = 'chaos';
   let keepData = false;
+  abortRun = async () => {
+    await cluster.stop();
+    network?.teardown();
+  };
   try {
     await cluster.waitReady();
     await ferry.admin.createTopic(topic, { partitions: o.partitions, replicationFactor: Math.min(3, o.nodes) });
@@ -106,9 +110,18 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     if (network) for (const id of cluster.ids) network.heal(id);
     await cluster.waitReady();
     const md = await ferry.admin.metadata$([topic]);
+    // A new leader's high watermark trails until its first commit: read up to one that holds
+    // still across two looks half a second apart.
+    let settled = await ferry.admin.describeTopic(topic);
+    for (let i = 0; i < 40; i += 1) {
+      await sleep(500);
+      const again = await ferry.admin.describeTopic(topic);
+      const same = again.every((d, k) => d.leaderId > 0 && d.highWatermark === settled[k]?.highWatermark);
+      settled = again;
+      if (same) break;
+    }
     for (const p of md.topics[0]!.partitions) {
-      const described = await ferry.admin.describeTopic(topic);
-      const hw = Math.max(...described.map((d) => (d.partition === p.partition ? d.highWatermark : 0)));
+      const hw = settled.find((d) => d.partition === p.partition)?.highWatermark ?? 0;
       for (const nodeId of p.replicas) {
         const records = await readReplica(pool, cluster.addresses.get(nodeId)!, topic, p.partition, hw);
         const e: ReadEvent = { kind: 'read', reader: `node${nodeId}`, partition: p.partition, timeMs: Date.now(), records, final: true };
@@ -147,7 +160,16 @@ function parseKinds(text: string): FaultKind[] {
   return kinds as FaultKind[];
 }
 
+/** Set while a run is under way: Ctrl-C stops its nodes and tears its network down first. */
+let abortRun: (() => Promise<void>) | undefined;
+
 async function main(): Promise<void> {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      process.stderr.write(`\n${signal}: stopping the chaos run's nodes and network...\n`);
+      void (abortRun?.() ?? Promise.resolve()).finally(() => process.exit(130));
+    });
+  }
   const { values } = parseArgs({
     options: {
       time: { type: 'string', default: '30' }, nemesis: { type: 'string', default: 'kill,pause,kill-leader' },

@@ -15,6 +15,8 @@ import { ReplicaError } from './replica-error.js';
 export const controllerGroupKey = '__controller';
 
 export class ControllerReplica implements GroupApplier {
+  /** The controller log is not compacted yet, so no snapshot can rebuild MetadataState. */
+  readonly acceptsSnapshots = false;
   readonly state = new MetadataState();
   private status: Status | undefined;
   private readonly waiters = new CommitWaiters('commit');

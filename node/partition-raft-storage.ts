@@ -210,6 +210,11 @@ export class PartitionRaftStorage implements Storage {
     return this.log.deleteBefore(this.snap.nextOffset);
   }
 
+  /** Whether a received snapshot is a well-formed log-start reset (8-byte resume offset). */
+  isLogStartSnapshot(snapshot: Snapshot): boolean {
+    return snapshot.data.byteLength === 8 && snapshot.meta.confState.voters.length > 0;
+  }
+
   /** The record to store for a snapshot received from the leader (before resetToSnapshot). */
   storedSnapshotOf(snapshot: Snapshot): StoredSnapshot {
     const { index, term, confState } = snapshot.meta;

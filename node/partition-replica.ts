@@ -59,6 +59,7 @@ export interface ReplicaLimits {
 }
 
 export class PartitionReplica implements GroupApplier {
+  readonly acceptsSnapshots = true;
   private highWatermark: number;
   private status: Status | undefined;
   private readonly waitingForCommit = new CommitWaiters('commit');

@@ -38,6 +38,8 @@ export interface GroupApplier {
   onStatus(status: Status): void;
   /** A snapshot (log-start reset) was installed: everything through `index` is committed. */
   onSnapshot(index: number): void;
+  /** Whether this group can install snapshots at all (the controller cannot yet). */
+  readonly acceptsSnapshots: boolean;
 }
 
 /** A commit-index-only change of a group's hard state is written at most this often. */
@@ -184,7 +186,14 @@ export class RaftHost {
   }
 
   step(key: string, message: Message): void {
-    this.act(key, (g) => g.raw.step(message));
+    const g = this.groups.get(key);
+    // Refuse a snapshot before Raft accepts it, not after persisting it: a group that cannot
+    // install one, or data that is not a log-start reset, is dropped (the leader retries).
+    if (g && message.type === 'snap' && (!g.applier.acceptsSnapshots || !g.storage.isLogStartSnapshot(message.snapshot))) {
+      this.options.log.warn({ group: key, from: message.from, index: message.snapshot.meta.index }, 'dropped a snapshot this group cannot install');
+      return;
+    }
+    this.act(key, (h) => h.raw.step(message));
   }
 
   propose(key: string, data: Uint8Array): ProposeResult | undefined {

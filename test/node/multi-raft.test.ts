@@ -4,7 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeBatch, encodeBatch, PartitionLog } from '../../log/index.js';
-import { asNodeId, type Message, type NodeId } from '../../raft/index.js';
+import { asIndex, asNodeId, asTerm, type Message, type NodeId } from '../../raft/index.js';
 import { GroupStateStore } from '../../node/group-state-store.js';
 import { loadOrBootstrapGroup } from '../../node/group-bootstrap.js';
 import { PartitionRaftStorage } from '../../node/partition-raft-storage.js';
@@ -196,6 +196,24 @@ describe('multi-raft host with real logs (in-memory network)', () => {
     const again = await c.startNode(back.id, [1, 2, 3]);
     expect(again.plog.logStartOffset).toBe(logStart);
     expect(again.replica.hw).toBeGreaterThanOrEqual(logStart);
+  });
+
+  it('drops a snapshot it cannot install (malformed data) before Raft accepts it', async () => {
+    const c = new Cluster();
+    clusters.push(c);
+    await c.start([1, 2, 3]);
+    const leader = await c.leader();
+    await leader.replica.produce(batch('x'), 'all', 5_000);
+    const follower = [...c.nodes.values()].find((n) => n !== leader)!;
+    const hwBefore = follower.plog.logEndOffset;
+    follower.host.step(group, {
+      type: 'snap', term: asTerm(leader.replica.term), from: leader.id, to: follower.id,
+      snapshot: { meta: { index: asIndex(999), term: asTerm(leader.replica.term), confState: { voters: [1, 2, 3].map(asNodeId), learners: [] } }, data: new Uint8Array(3) },
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(follower.plog.logEndOffset).toBe(hwBefore);
+    expect(follower.plog.logStartOffset).toBe(0);
+    await leader.replica.produce(batch('y'), 'all', 5_000); // the group still works
   });
 
   it('after the leader is killed, a new leader serves every acknowledged record at its offset', async () => {
