@@ -29,7 +29,16 @@ export interface CheckResult {
 /** Anomalies that break a promise; duplicates are reported but expected until the idempotent producer. */
 const fatalKinds: ReadonlySet<AnomalyKind> = new Set(['lost-write', 'wrong-offset', 'failed-but-present', 'offset-conflict', 'unexpected']);
 
-export function checkHistory(history: readonly HistoryEvent[], options: { duplicatesAreFatal?: boolean } = {}): CheckResult {
+export interface CheckOptions {
+  readonly duplicatesAreFatal?: boolean;
+  /**
+   * With retention on: per partition, the log start of the final reads. Acknowledged writes
+   * below it were retained away, not lost (everything else is checked as usual).
+   */
+  readonly logStarts?: ReadonlyMap<number, number>;
+}
+
+export function checkHistory(history: readonly HistoryEvent[], options: CheckOptions = {}): CheckResult {
   const produces = new Map<string, ProduceEvent>();
   for (const e of history) if (e.kind === 'produce') produces.set(e.value, e);
   const reads = history.filter((e): e is ReadEvent => e.kind === 'read');
@@ -79,6 +88,7 @@ export function checkHistory(history: readonly HistoryEvent[], options: { duplic
       case 'ok':
         acked += 1;
         if (!finalPartitions.has(p.partition)) break; // no final read of that partition (reported by the run)
+        if (!offsets && p.outcome.offset < (options.logStarts?.get(p.partition) ?? 0)) break; // retained away
         if (!offsets) add('lost-write', p.partition, `"${p.value}" was acknowledged at offset ${p.outcome.offset} but is not in the final read`);
         else if (!offsets.has(p.outcome.offset)) {
           add('wrong-offset', p.partition, `"${p.value}" was acknowledged at offset ${p.outcome.offset} but sits at ${[...offsets].join(', ')}`);

@@ -30,6 +30,8 @@ export interface ChaosOptions {
   readonly partitions: number;
   readonly producers: number;
   readonly historyFile?: string;
+  /** Small segments and retention.bytes, so log starts move and log-start resets happen under faults. */
+  readonly retention?: boolean;
   /** Extra FERRY_* settings for the nodes (e.g. FERRY_FSYNC=never, to see the checker catch loss). */
   readonly nodeEnv?: Readonly<Record<string, string>>;
   readonly progress: (line: string) => void;
@@ -38,10 +40,10 @@ export interface ChaosOptions {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Every record of one partition as one node serves it, up to `upTo` (waits for it to catch up). */
-async function readReplica(pool: ConnectionPool, address: string, topic: string, partition: number, upTo: number): Promise<Array<{ offset: number; value: string }>> {
+async function readReplica(pool: ConnectionPool, address: string, topic: string, partition: number, upTo: number, from: number): Promise<Array<{ offset: number; value: string }>> {
   const deadline = Date.now() + 30_000;
   const out: Array<{ offset: number; value: string }> = [];
-  let offset = 0;
+  let offset = from;
   while (offset < upTo) {
     if (Date.now() > deadline) throw new Error(`replica ${address} did not serve ${topic}/${partition} up to ${upTo} within 30 s (stuck at ${offset})`);
     const res = await unary<object, FetchResponse__Output>(pool.get(address), 'Fetch', {
@@ -71,7 +73,8 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
   let cluster: LocalCluster;
   try {
     cluster = await LocalCluster.start({
-      nodes: o.nodes, dataRoot, network, env: { FERRY_LOG_LEVEL: 'warn', FERRY_BROKER_SESSION_MS: '3000', ...o.nodeEnv },
+      nodes: o.nodes, dataRoot, network,
+      env: { FERRY_LOG_LEVEL: 'warn', FERRY_BROKER_SESSION_MS: '3000', ...(o.retention ? { FERRY_RETENTION_CHECK_MS: '500' } : {}), ...o.nodeEnv },
       onExit: (id, code, signal) => {
         if (checking && signal !== 'SIGKILL') crashes.push(`node ${id} exited by itself (${signal ?? `code ${code}`}); see ${path.join(dataRoot, `node-${id}.log`)}`);
       },
@@ -90,7 +93,10 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
   };
   try {
     await cluster.waitReady();
-    await ferry.admin.createTopic(topic, { partitions: o.partitions, replicationFactor: Math.min(3, o.nodes) });
+    await ferry.admin.createTopic(topic, {
+      partitions: o.partitions, replicationFactor: Math.min(3, o.nodes),
+      configs: o.retention ? { 'segment.bytes': '65536', 'retention.bytes': '131072' } : {},
+    });
     o.progress(`cluster of ${o.nodes} up; topic ${topic} with ${o.partitions} partitions; ${o.producers} producers; seed ${o.seed}`);
     const workload = new ProduceWorkload({ bootstrap: cluster.bootstrap(), topic, partitions: o.partitions, producers: o.producers, requestTimeoutMs: 2_000,
       record: (e) => history.push(e) });
@@ -120,16 +126,21 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
       settled = again;
       if (same) break;
     }
+    const logStarts = new Map<number, number>();
     for (const p of md.topics[0]!.partitions) {
-      const hw = settled.find((d) => d.partition === p.partition)?.highWatermark ?? 0;
+      const d = settled.find((x) => x.partition === p.partition);
+      const hw = d?.highWatermark ?? 0;
+      // Every replica serves from the same logical log start (the replicated retention decision).
+      const start = d?.logStartOffset ?? 0;
+      logStarts.set(p.partition, start);
       for (const nodeId of p.replicas) {
-        const records = await readReplica(pool, cluster.addresses.get(nodeId)!, topic, p.partition, hw);
+        const records = await readReplica(pool, cluster.addresses.get(nodeId)!, topic, p.partition, hw, start);
         const e: ReadEvent = { kind: 'read', reader: `node${nodeId}`, partition: p.partition, timeMs: Date.now(), records, final: true };
         history.push(e);
       }
     }
     if (o.historyFile) writeFileSync(o.historyFile, history.map((e) => JSON.stringify(e)).join('\n') + '\n');
-    const result = checkHistory(history);
+    const result = checkHistory(history, { logStarts });
     checking = false;
     for (const a of result.anomalies.slice(0, 20)) o.progress(`ANOMALY ${a.kind} (partition ${a.partition}): ${a.detail}`);
     for (const c of crashes) o.progress(`ANOMALY node-exit: ${c}`);
@@ -137,7 +148,10 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     keepData = !valid;
     return {
       valid,
-      summary: { valid, seed: o.seed, seconds: o.seconds, faults, readsDuringRun: readers.reads, nodeExits: crashes.length, ...result.stats, ...result.counts },
+      summary: {
+        valid, seed: o.seed, seconds: o.seconds, faults, readsDuringRun: readers.reads, nodeExits: crashes.length,
+        logStarts: Object.fromEntries(logStarts), ...result.stats, ...result.counts,
+      },
     };
   } catch (err) {
     keepData = true;
@@ -175,7 +189,7 @@ async function main(): Promise<void> {
       time: { type: 'string', default: '30' }, nemesis: { type: 'string', default: 'kill,pause,kill-leader' },
       seed: { type: 'string', default: String(Date.now() % 100_000) }, nodes: { type: 'string', default: '3' },
       partitions: { type: 'string', default: '3' }, producers: { type: 'string', default: '4' }, history: { type: 'string' },
-      fsync: { type: 'string' },
+      fsync: { type: 'string' }, retention: { type: 'boolean', default: false },
     },
   });
   const int = (name: string, v: string | undefined, min: number, max: number): number => {
@@ -188,6 +202,7 @@ async function main(): Promise<void> {
     nodes: int('nodes', values.nodes, 3, 5), partitions: int('partitions', values.partitions, 1, 64), producers: int('producers', values.producers, 1, 64),
     historyFile: values.history, progress: (line) => process.stderr.write(`${line}\n`),
     nodeEnv: values.fsync ? { FERRY_FSYNC: values.fsync } : {},
+    retention: values.retention,
   };
   const { valid, summary } = await runChaos(options);
   process.stdout.write(`verdict: ${valid ? 'OK — no promise broken' : 'FAILED — see the anomalies above'}\n${JSON.stringify(summary)}\n`);

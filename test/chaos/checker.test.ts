@@ -25,6 +25,12 @@ describe('chaos history checker', () => {
     expect(r.anomalies).toEqual([{ kind: 'lost-write', partition: 0, detail: '"b" was acknowledged at offset 2 but is not in the final read' }]);
   });
 
+  it('with retention, an acknowledged write below the final log start is retained away, not lost', () => {
+    const h = [produce('a', { type: 'ok', offset: 1 }), produce('b', { type: 'ok', offset: 5 }), produce('c', { type: 'ok', offset: 6 }), read('n1', [[6, 'c']])];
+    expect(checkHistory(h, { logStarts: new Map([[0, 6]]) }).valid).toBe(true);
+    expect(checkHistory(h, { logStarts: new Map([[0, 3]]) }).counts['lost-write']).toBe(1);
+  });
+
   it('finds an acknowledged write at the wrong offset, and a definite failure that happened anyway', () => {
     const r = checkHistory([
       produce('a', { type: 'ok', offset: 1 }), produce('x', { type: 'fail', code: 'NOT_LEADER' }),

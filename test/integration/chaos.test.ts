@@ -27,4 +27,15 @@ describe('chaos (short run; `npm run chaos -- --time 300` for a long one)', () =
     expect(lines.some((l) => l.includes('from the network'))).toBe(true);
     expect(summary.acked).toBeGreaterThan(100);
   }, 180_000);
+
+  it('keeps its promises while retention moves log starts and lagging replicas get log-start resets', async () => {
+    const lines: string[] = [];
+    const { valid, summary } = await runChaos({
+      seconds: 15, nemesis: ['kill', 'partition', 'kill-leader'], seed: 31, nodes: 3, partitions: 2, producers: 3, retention: true,
+      progress: (line) => lines.push(line),
+    });
+    expect(lines.filter((l) => l.startsWith('ANOMALY')), lines.join('\n')).toEqual([]);
+    expect(valid).toBe(true);
+    expect(Object.values(summary.logStarts as Record<string, number>).some((s) => s > 0), JSON.stringify(summary)).toBe(true);
+  }, 180_000);
 });
