@@ -9,6 +9,7 @@
  *   offset-conflict     two reads (any replicas, any time) disagree on the value at an offset (promise 2)
  *   unexpected          a value nobody tried to write (corruption)
  */
+import { controlMarkerPrefix } from './fetched-records.js';
 import type { HistoryEvent, ProduceEvent, ReadEvent } from './history.js';
 
 export type AnomalyKind = 'lost-write' | 'wrong-offset' | 'failed-but-present' | 'duplicate' | 'offset-conflict' | 'unexpected';
@@ -58,7 +59,9 @@ export function checkHistory(history: readonly HistoryEvent[], options: CheckOpt
       } else if (!prev) {
         seenAt.set(key, { value, reader: r.reader });
       }
-      if (!produces.has(value)) add('unexpected', r.partition, `${r.reader} read "${value}" at offset ${offset}, which nobody wrote`);
+      if (!produces.has(value) && !value.startsWith(controlMarkerPrefix)) {
+        add('unexpected', r.partition, `${r.reader} read "${value}" at offset ${offset}, which nobody wrote`);
+      }
     }
   }
 
@@ -69,6 +72,7 @@ export function checkHistory(history: readonly HistoryEvent[], options: CheckOpt
   for (const r of reads.filter((x) => x.final)) {
     finalPartitions.add(r.partition);
     for (const { offset, value } of r.records) {
+      if (value.startsWith(controlMarkerPrefix)) continue;
       const k = `${r.partition}|${value}`;
       const set = finalOffsets.get(k) ?? new Set<number>();
       if (set.size === 0) finalRecords += 1;

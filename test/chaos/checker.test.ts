@@ -49,6 +49,14 @@ describe('chaos history checker', () => {
     expect(r.anomalies.find((a) => a.kind === 'offset-conflict')?.detail).toBe('offset 1: n2 read "b", n1 read "a"');
   });
 
+  it('holds control records to one history too (data vs. control at an offset is a conflict)', () => {
+    const h = [produce('a', { type: 'ok', offset: 1 }), read('n1', [[0, '<control>@2'], [1, 'a']]), read('n2', [[0, '<control>@2'], [1, 'a']])];
+    expect(checkHistory(h)).toMatchObject({ valid: true, stats: { finalRecords: 1 } });
+    const diverged = [produce('a', { type: 'ok', offset: 1 }), produce('b', { type: 'info', code: 'TIMEOUT' }),
+      read('n1', [[0, '<control>@2'], [1, 'a']]), read('n2', [[0, 'b'], [1, 'a']])];
+    expect(checkHistory(diverged).counts['offset-conflict']).toBe(1);
+  });
+
   it('reports duplicates (fatal only when asked) and values nobody wrote', () => {
     const dup = [produce('a', { type: 'info', code: 'TIMEOUT' }), read('n1', [[1, 'a'], [2, 'a']])];
     expect(checkHistory(dup)).toMatchObject({ valid: true, counts: { duplicate: 1 } });
