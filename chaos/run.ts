@@ -95,7 +95,7 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     await cluster.waitReady();
     await ferry.admin.createTopic(topic, {
       partitions: o.partitions, replicationFactor: Math.min(3, o.nodes),
-      configs: o.retention ? { 'segment.bytes': '65536', 'retention.bytes': '131072' } : {},
+      configs: o.retention ? { 'segment.bytes': '65536', 'retention.bytes': '65536' } : {},
     });
     o.progress(`cluster of ${o.nodes} up; topic ${topic} with ${o.partitions} partitions; ${o.producers} producers; seed ${o.seed}`);
     const workload = new ProduceWorkload({ bootstrap: cluster.bootstrap(), topic, partitions: o.partitions, producers: o.producers, requestTimeoutMs: 2_000,

@@ -31,7 +31,7 @@ describe('chaos (short run; `npm run chaos -- --time 300` for a long one)', () =
   it('keeps its promises while retention moves log starts and lagging replicas get log-start resets', async () => {
     const lines: string[] = [];
     const { valid, summary } = await runChaos({
-      seconds: 15, nemesis: ['kill', 'partition', 'kill-leader'], seed: 31, nodes: 3, partitions: 2, producers: 3, retention: true,
+      seconds: 20, nemesis: ['kill', 'partition', 'kill-leader'], seed: 31, nodes: 3, partitions: 1, producers: 3, retention: true,
       progress: (line) => lines.push(line),
     });
     expect(lines.filter((l) => l.startsWith('ANOMALY')), lines.join('\n')).toEqual([]);
