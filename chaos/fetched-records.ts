@@ -23,14 +23,3 @@ export function dataRecordsOf(records: Buffer, fromOffset = 0): Array<{ offset: 
   }
   return out;
 }
-
-/** The offset after the last batch in `records` (`fallback` when there is none). */
-export function nextFetchOffset(records: Buffer, fallback: number): number {
-  let next = fallback;
-  for (let pos = 0; pos < records.length;) {
-    const h = readBatchHeader(records, pos);
-    next = h.lastOffset + 1;
-    pos += h.sizeBytes;
-  }
-  return next;
-}

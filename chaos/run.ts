@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createClient } from '../client/index.js';
-import { dataRecordsOf, nextFetchOffset } from './fetched-records.js';
+import { createClient, offsetAfterBatches } from '../client/index.js';
+import { dataRecordsOf } from './fetched-records.js';
 import { ConnectionPool, unary } from '../client/connection-pool.js';
 import type { FetchResponse__Output } from '../proto/gen/ferry/v1/FetchResponse.js';
 import { checkHistory } from './checker.js';
@@ -55,7 +55,7 @@ async function readReplica(pool: ConnectionPool, address: string, topic: string,
       continue;
     }
     out.push(...dataRecordsOf(r.records, offset));
-    offset = nextFetchOffset(r.records, offset);
+    offset = offsetAfterBatches(r.records, offset);
   }
   return out;
 }

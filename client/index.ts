@@ -52,4 +52,4 @@ export function createClient(options: ClientOptions): FerryClient {
     },
   };
 }
-export { decodeBatch, encodeBatch, readBatchHeader } from './record-batch.js';
+export { decodeBatch, encodeBatch, offsetAfterBatches, readBatchHeader } from './record-batch.js';

@@ -12,6 +12,7 @@ export {
   magicV2,
   patchBaseOffset,
   patchLeaderEpoch,
+  offsetAfterBatches,
   readBatchHeader,
   validateBatch,
 } from './record-batch.js';

@@ -281,3 +281,14 @@ export function patchLeaderEpoch(buf: Buffer, epoch: number, pos = 0): void {
   }
   buf.writeInt32BE(epoch, pos + batchPos.leaderEpoch);
 }
+
+/** The offset after the last of the whole batches in `records` (`fallback` when there are none). */
+export function offsetAfterBatches(records: Buffer, fallback: number): number {
+  let next = fallback;
+  for (let pos = 0; pos < records.length;) {
+    const h = readBatchHeader(records, pos);
+    next = h.lastOffset + 1;
+    pos += h.sizeBytes;
+  }
+  return next;
+}

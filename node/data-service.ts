@@ -6,7 +6,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { isLogError, readBatchHeader } from '../log/index.js';
+import { isLogError, offsetAfterBatches } from '../log/index.js';
 import type { FetchPartitionResult } from '../proto/gen/ferry/v1/FetchPartitionResult.js';
 import type { FetchRequest__Output } from '../proto/gen/ferry/v1/FetchRequest.js';
 import type { FetchResponse } from '../proto/gen/ferry/v1/FetchResponse.js';
@@ -151,7 +151,7 @@ export class DataService {
       if (r.error?.code !== 'ERROR_CODE_NONE' || records.length > 0) {
         const ok = call.write({ result: r });
         if (r.error?.code !== 'ERROR_CODE_NONE') break;
-        offset = nextOffsetAfter(records, offset);
+        offset = offsetAfterBatches(records, offset);
         if (!ok) {
           // Wait for the client to drain, but not past a cancel or shutdown (no leak, no hang).
           await new Promise<void>((resolve) => {
@@ -197,15 +197,4 @@ export class DataService {
     });
     return { results };
   }
-}
-
-/** The offset after the last batch in `records` (whole batches back to back). */
-export function nextOffsetAfter(records: Buffer, fallback: number): number {
-  let next = fallback;
-  for (let pos = 0; pos < records.length;) {
-    const h = readBatchHeader(records, pos);
-    next = h.lastOffset + 1;
-    pos += h.sizeBytes;
-  }
-  return next;
 }

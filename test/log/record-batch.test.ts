@@ -4,6 +4,7 @@ import {
   batchCrcValid,
   decodeBatch,
   encodeBatch,
+  offsetAfterBatches,
   patchBaseOffset,
   patchLeaderEpoch,
   readBatchHeader,
@@ -190,5 +191,14 @@ describe('cross-check against kafkajs', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('offsetAfterBatches', () => {
+  it('gives the offset after the last of back-to-back batches, or the fallback when there are none', () => {
+    const a = encodeBatch({ baseOffset: 10, records: [{ key: null, value: Buffer.from('x'), timestamp: 1 }, { key: null, value: Buffer.from('y'), timestamp: 1 }] });
+    const b = encodeBatch({ baseOffset: 12, records: [{ key: null, value: Buffer.from('z'), timestamp: 1 }] });
+    expect(offsetAfterBatches(Buffer.concat([a, b]), 0)).toBe(13);
+    expect(offsetAfterBatches(Buffer.alloc(0), 42)).toBe(42);
   });
 });
