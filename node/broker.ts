@@ -60,7 +60,6 @@ interface HostedPartition {
 
 export class Broker implements ReplicaDirectory {
   private readonly partitions = new Map<string, HostedPartition>();
-  private readonly partitionsByName = new Map<string, string>();
   private reconciling: Promise<void> = Promise.resolve();
   private ticker: NodeJS.Timeout | undefined;
   private reporter: NodeJS.Timeout | undefined;
@@ -216,10 +215,6 @@ export class Broker implements ReplicaDirectory {
     return { error: r && !r.ok ? wireError('NOT_LEADER', r.message) : noError };
   }
 
-  /** Partition replicas hosted here, by "<topic>/<partition>" name. */
-  hostedPartitions(): ReadonlyMap<string, string> {
-    return this.partitionsByName;
-  }
 
   // ---- metadata → hosted replicas ------------------------------------------------------------
 
@@ -261,7 +256,6 @@ export class Broker implements ReplicaDirectory {
       this.host.removeGroup(key);
       hosted.replica.abortAll(`topic ${hosted.topic.name} was deleted`);
       this.partitions.delete(key);
-      this.partitionsByName.delete(`${hosted.topic.name}/${hosted.partition}`);
       await hosted.log.close();
       this.store.deleteGroup(key);
       await this.store.commit();
@@ -314,7 +308,6 @@ export class Broker implements ReplicaDirectory {
     }
     const replica = new PartitionReplica(key, this.config.nodeId, this.host, storage, { maxMessageBytes: topic.config.maxMessageBytes });
     this.partitions.set(key, { topic, partition, replica, log: plog });
-    this.partitionsByName.set(`${topic.name}/${partition}`, key);
     this.host.addGroup(key, storage, replica);
     this.log.info({ partition: key, topic: topic.name, replicas }, 'partition replica opened');
   }

@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeBatch, readBatchHeader } from '../../log/index.js';
-import type { ConnectionPool } from '../../client/connection-pool.js';
 import { Consumer } from '../../client/consumer.js';
-import type { MetadataCache } from '../../client/metadata-cache.js';
-
-const ok = { code: 'ERROR_CODE_NONE', message: '', retriable: false, leaderHintNodeId: -1, leaderHintAddress: '' };
+import { fakeNode, okError } from './fakes.js';
 
 /** A fake one-partition leader holding `count` single-record batches at offsets 0..count-1. */
 function fakeLeader(count: number) {
@@ -13,23 +10,16 @@ function fakeLeader(count: number) {
     b.writeBigInt64BE(BigInt(i), 0);
     return b;
   });
-  const client = {
-    ListOffsets(_r: unknown, _o: unknown, cb: (e: null, r: unknown) => void) {
-      setImmediate(() => cb(null, { results: [{ error: ok, offset: 0, timestampMs: -1 }] }));
+  const { pool, metadata } = fakeNode({
+    ListOffsets(_r, _o, cb) {
+      setImmediate(() => cb(null, { results: [{ error: okError, offset: 0, timestampMs: -1 }] }));
     },
-    Fetch(req: { partitions: Array<{ fetchOffset: number }> }, _o: unknown, cb: (e: null, r: unknown) => void) {
+    Fetch(req: { partitions: Array<{ fetchOffset: number }> }, _o, cb) {
       const from = req.partitions[0]!.fetchOffset;
       const records = Buffer.concat(batches.slice(from, from + 3)); // a few batches per fetch
-      setTimeout(() => cb(null, { results: [{ error: ok, highWatermark: count, logStartOffset: 0, records }] }), from >= count ? 20 : 0);
+      setTimeout(() => cb(null, { results: [{ error: okError, highWatermark: count, logStartOffset: 0, records }] }), from >= count ? 20 : 0);
     },
-    getChannel: () => ({ getTarget: () => 'fake' }),
-  };
-  const pool = { get: () => client } as unknown as ConnectionPool;
-  const metadata = {
-    topic: async () => ({ name: 't', partitions: [{ partition: 0, replicas: [1] }] }),
-    leaderAddress: async () => 'fake:1',
-    learn: () => undefined,
-  } as unknown as MetadataCache;
+  });
   return { pool, metadata, batches };
 }
 

@@ -1,32 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, readBatchHeader } from '../../log/index.js';
-import type { ConnectionPool } from '../../client/connection-pool.js';
-import type { MetadataCache } from '../../client/metadata-cache.js';
+import { fakeNode, okError } from './fakes.js';
 import { Producer } from '../../client/producer.js';
 
 /** A fake node that accepts batches up to `limit` bytes and assigns offsets like a leader. */
 function fakeCluster(limit: number) {
   const batches: Buffer[] = [];
   let next = 0;
-  const client = {
-    Produce(req: { partitions: Array<{ batch: Buffer }> }, _o: unknown, cb: (e: null, r: unknown) => void) {
+  const { pool, metadata } = fakeNode({
+    Produce(req: { partitions: Array<{ batch: Buffer }> }, _o, cb) {
       const batch = req.partitions[0]!.batch;
       batches.push(batch);
       const tooBig = batch.length > limit;
       const base = next;
       if (!tooBig) next += readBatchHeader(batch).recordCount;
-      setImmediate(() => cb(null, { results: [{ baseOffset: tooBig ? -1 : base, error: tooBig
-        ? { code: 'ERROR_CODE_MESSAGE_TOO_LARGE', message: `batch of ${batch.length} > ${limit}`, retriable: false, leaderHintNodeId: -1, leaderHintAddress: '' }
-        : { code: 'ERROR_CODE_NONE', message: '', retriable: false, leaderHintNodeId: -1, leaderHintAddress: '' } }] }));
+      const error = tooBig ? { ...okError, code: 'ERROR_CODE_MESSAGE_TOO_LARGE', message: `batch of ${batch.length} > ${limit}` } : okError;
+      setImmediate(() => cb(null, { results: [{ baseOffset: tooBig ? -1 : base, error }] }));
     },
-    getChannel: () => ({ getTarget: () => 'fake' }),
-  };
-  const pool = { get: () => client } as unknown as ConnectionPool;
-  const metadata = {
-    topic: async () => ({ name: 't', partitions: [{ partition: 0, replicas: [1] }] }),
-    leaderAddress: async () => 'fake:1',
-    learn: () => undefined,
-  } as unknown as MetadataCache;
+  });
   return { pool, metadata, batches };
 }
 
