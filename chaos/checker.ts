@@ -27,7 +27,7 @@ export interface CheckResult {
   readonly stats: { attempts: number; acked: number; failed: number; unknown: number; unknownPresent: number; finalRecords: number };
 }
 
-/** Anomalies that break a promise; duplicates are reported but expected until the idempotent producer. */
+/** Anomalies that break a promise; duplicates do too when the producers were idempotent (duplicatesAreFatal). */
 const fatalKinds: ReadonlySet<AnomalyKind> = new Set(['lost-write', 'wrong-offset', 'failed-but-present', 'offset-conflict', 'unexpected']);
 
 export interface CheckOptions {

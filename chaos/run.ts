@@ -20,7 +20,7 @@ import { faultKinds, networkFaultKinds, runNemesis, type FaultKind } from './nem
 import { NetnsNetwork } from './netns.js';
 import { SeededRandom } from './prng.js';
 import { ChaosReaders } from './readers.js';
-import { ProduceWorkload } from './workload.js';
+import { ProduceWorkload, producerModes, type ProducerMode } from './workload.js';
 
 export interface ChaosOptions {
   readonly seconds: number;
@@ -30,6 +30,8 @@ export interface ChaosOptions {
   readonly partitions: number;
   readonly producers: number;
   readonly historyFile?: string;
+  /** How producers retry (default "idempotent"); duplicates are an anomaly only when idempotent. */
+  readonly producerMode?: ProducerMode;
   /** Small segments and retention.bytes, so log starts move and log-start resets happen under faults. */
   readonly retention?: boolean;
   /** Extra FERRY_* settings for the nodes (e.g. FERRY_FSYNC=never, to see the checker catch loss). */
@@ -97,9 +99,10 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
       partitions: o.partitions, replicationFactor: Math.min(3, o.nodes),
       configs: o.retention ? { 'segment.bytes': '65536', 'retention.bytes': '65536' } : {},
     });
-    o.progress(`cluster of ${o.nodes} up; topic ${topic} with ${o.partitions} partitions; ${o.producers} producers; seed ${o.seed}`);
+    o.progress(`cluster of ${o.nodes} up; topic ${topic} with ${o.partitions} partitions; ${o.producers} producers (${o.producerMode ?? 'idempotent'}); seed ${o.seed}`);
+    const mode = o.producerMode ?? 'idempotent';
     const workload = new ProduceWorkload({ bootstrap: cluster.bootstrap(), topic, partitions: o.partitions, producers: o.producers, requestTimeoutMs: 2_000,
-      record: (e) => history.push(e) });
+      mode, record: (e) => history.push(e) });
     workload.start();
     const readers = new ChaosReaders({ addresses: cluster.addresses, topic, partitions: o.partitions, random: new SeededRandom(o.seed + 1),
       record: (e) => history.push(e) });
@@ -140,7 +143,7 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
       }
     }
     if (o.historyFile) writeFileSync(o.historyFile, history.map((e) => JSON.stringify(e)).join('\n') + '\n');
-    const result = checkHistory(history, { logStarts });
+    const result = checkHistory(history, { logStarts, duplicatesAreFatal: mode === 'idempotent' });
     checking = false;
     for (const a of result.anomalies.slice(0, 20)) o.progress(`ANOMALY ${a.kind} (partition ${a.partition}): ${a.detail}`);
     for (const c of crashes) o.progress(`ANOMALY node-exit: ${c}`);
@@ -149,7 +152,7 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     return {
       valid,
       summary: {
-        valid, seed: o.seed, seconds: o.seconds, faults, readsDuringRun: readers.reads, nodeExits: crashes.length,
+        valid, seed: o.seed, seconds: o.seconds, producerMode: mode, faults, readsDuringRun: readers.reads, retries: workload.retries, nodeExits: crashes.length,
         logStarts: Object.fromEntries(logStarts), ...result.stats, ...result.counts,
       },
     };
@@ -174,6 +177,11 @@ function parseKinds(text: string): FaultKind[] {
   return kinds as FaultKind[];
 }
 
+function parseMode(text: string): ProducerMode {
+  if (!(producerModes as readonly string[]).includes(text)) throw new Error(`--producer takes ${producerModes.join(', ')}; got "${text}"`);
+  return text as ProducerMode;
+}
+
 /** Set while a run is under way: Ctrl-C stops its nodes and tears its network down first. */
 let abortRun: (() => Promise<void>) | undefined;
 
@@ -189,7 +197,8 @@ async function main(): Promise<void> {
       time: { type: 'string', default: '30' }, nemesis: { type: 'string', default: 'kill,pause,kill-leader' },
       seed: { type: 'string', default: String(Date.now() % 100_000) }, nodes: { type: 'string', default: '3' },
       partitions: { type: 'string', default: '3' }, producers: { type: 'string', default: '4' }, history: { type: 'string' },
-      fsync: { type: 'string' }, retention: { type: 'boolean', default: false },
+      fsync: { type: 'string' }, retention: { type: 'boolean', default: false }, producer: { type: 'string', default: 'idempotent' },
+      'lose-replies': { type: 'string', default: '0' },
     },
   });
   const int = (name: string, v: string | undefined, min: number, max: number): number => {
@@ -201,8 +210,8 @@ async function main(): Promise<void> {
     seconds: int('time', values.time, 5, 3_600), nemesis: parseKinds(values.nemesis!), seed: int('seed', values.seed, 0, 2 ** 31),
     nodes: int('nodes', values.nodes, 3, 5), partitions: int('partitions', values.partitions, 1, 64), producers: int('producers', values.producers, 1, 64),
     historyFile: values.history, progress: (line) => process.stderr.write(`${line}\n`),
-    nodeEnv: values.fsync ? { FERRY_FSYNC: values.fsync } : {},
-    retention: values.retention,
+    nodeEnv: { ...(values.fsync ? { FERRY_FSYNC: values.fsync } : {}), FERRY_FAULT_LOSE_PRODUCE_REPLIES: String(int('lose-replies', values['lose-replies'], 0, 100)) },
+    retention: values.retention, producerMode: parseMode(values.producer!),
   };
   const { valid, summary } = await runChaos(options);
   process.stdout.write(`verdict: ${valid ? 'OK — no promise broken' : 'FAILED — see the anomalies above'}\n${JSON.stringify(summary)}\n`);

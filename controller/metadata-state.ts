@@ -38,10 +38,15 @@ export type MetadataCommand =
   | { readonly type: 'alterTopicConfig'; readonly name: string; readonly set: Readonly<Record<string, string>>; readonly reset: readonly string[] }
   | { readonly type: 'registerBroker'; readonly broker: BrokerInfo }
   | { readonly type: 'fenceBroker'; readonly nodeId: number }
-  | { readonly type: 'unfenceBroker'; readonly nodeId: number };
+  | { readonly type: 'unfenceBroker'; readonly nodeId: number }
+  /** Reserves `count` idempotent producer ids for `nodeId` to hand out. */
+  | { readonly type: 'allocateProducerIds'; readonly nodeId: number; readonly count: number };
+
+/** Producer ids one allocation may reserve. */
+export const producerIdBlockMax = 100_000;
 
 export type ApplyResult =
-  | { readonly ok: true; readonly topic?: TopicInfo }
+  | { readonly ok: true; readonly topic?: TopicInfo; readonly firstProducerId?: number }
   | { readonly ok: false; readonly code: 'TOPIC_ALREADY_EXISTS' | 'UNKNOWN_TOPIC_OR_PARTITION' | 'INVALID_REQUEST' | 'INVALID_CONFIG'; readonly message: string };
 
 const commandFormatVersion = 1;
@@ -68,6 +73,12 @@ export class MetadataState {
   private readonly brokerMap = new Map<number, BrokerInfo>();
   /** Index of the last applied controller entry: the metadata version. */
   private appliedIndex = 0;
+  /** The next idempotent producer id never reserved (ids are never reused). */
+  private nextProducerIdValue = 0;
+
+  get nextProducerId(): number {
+    return this.nextProducerIdValue;
+  }
 
   get version(): number {
     return this.appliedIndex;
@@ -137,6 +148,15 @@ export class MetadataState {
         if (!b) return { ok: false, code: 'INVALID_REQUEST', message: `broker ${cmd.nodeId} is not registered` };
         this.brokerMap.set(cmd.nodeId, { ...b, fenced: cmd.type === 'fenceBroker' });
         return { ok: true };
+      }
+      case 'allocateProducerIds': {
+        if (!(Number.isInteger(cmd.count) && cmd.count >= 1 && cmd.count <= producerIdBlockMax)) {
+          return { ok: false, code: 'INVALID_REQUEST', message: `a producer id block holds 1-${producerIdBlockMax} ids, not ${cmd.count}` };
+        }
+        const first = this.nextProducerIdValue;
+        if (!Number.isSafeInteger(first + cmd.count)) throw new Error(`producer ids exhausted at ${first}`);
+        this.nextProducerIdValue = first + cmd.count;
+        return { ok: true, firstProducerId: first };
       }
       default:
         return assertNever(cmd);

@@ -15,6 +15,7 @@ import type { ControllerServiceHandlers } from '../proto/gen/ferry/v1/Controller
 import { AdminService } from './admin-service.js';
 import { BrokerLiveness } from './broker-liveness.js';
 import { BrokerRegistration } from './broker-registration.js';
+import { ProducerIdAllocator } from './producer-id-allocator.js';
 import { LeaderBalancer } from './leader-balancer.js';
 import { LeaderDirectory } from './leader-directory.js';
 import { noError, wireError } from './proto-errors.js';
@@ -118,10 +119,11 @@ export class Broker implements ReplicaDirectory {
 
     const server = new grpc.Server({ 'grpc.max_receive_message_length': grpcMessageBytesMax, 'grpc.max_send_message_length': grpcMessageBytesMax });
     const forwarder = new ControllerForwarder(config.nodeId, controller, config.peers);
+    const knownNodeIds = new Set(config.peers.keys());
     const registration = new BrokerRegistration({
-      clusterId: config.clusterId, nodeId: config.nodeId, advertisedAddress: config.advertisedAddress, rack: config.rack,
-      knownNodeIds: new Set(config.peers.keys()),
+      clusterId: config.clusterId, nodeId: config.nodeId, advertisedAddress: config.advertisedAddress, rack: config.rack, knownNodeIds,
     }, controller, forwarder, log);
+    const producerIds = new ProducerIdAllocator({ clusterId: config.clusterId, nodeId: config.nodeId, knownNodeIds, controller, forwarder });
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(config.listenAddress, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
     });
@@ -150,9 +152,10 @@ export class Broker implements ReplicaDirectory {
       RegisterBroker: (call, done) => void registration.handle(call.request).then((r) => done(null, r), (e: Error) => done(e)),
       BrokerHeartbeat: (call, done) => void liveness.handle(call.request).then((r) => done(null, r), (e: Error) => done(e)),
       TransferLeadership: (call, done) => done(null, broker.handleTransfer(call.request.group, call.request.targetNodeId)),
+      AllocateProducerIds: (call, done) => void producerIds.allocate(call.request).then((r) => done(null, r), (e: Error) => done(e)),
     };
     server.addService(ferryGrpc().ferry.v1.ControllerService.service, controllerHandlers);
-    serveClientApi(server, admin, data);
+    serveClientApi(server, admin, data, producerIds, config.faultLoseProduceRepliesPercent);
     // The controller may have replayed its log (and called onMetadata) before `broker` existed;
     // reconciling is idempotent, so do it once now that everything is wired.
     broker.onMetadata(controller.state);
@@ -264,9 +267,13 @@ export class Broker implements ReplicaDirectory {
     }
   }
 
-  /** Retention on the partitions this node leads (cleanup.policy delete). */
+  /** Retention on the partitions this node leads (cleanup.policy delete); idle producer ids expire. */
   private checkRetention(): void {
     const now = Date.now();
+    for (const p of this.partitions.values()) {
+      const expired = p.replica.expireProducers(now, this.config.producerIdExpirationMs);
+      if (expired > 0) this.log.info({ partition: p.replica.key, expired }, 'idle idempotent producers forgotten');
+    }
     for (const p of this.partitions.values()) {
       if (!p.topic.config.cleanupPolicy.includes('delete')) continue;
       const start = p.replica.maybeRetain(p.topic.config, now);

@@ -39,6 +39,13 @@ export interface NodeConfig {
   readonly leaderBalanceIntervalMs: number;
   /** How often partition leaders check retention (retention.ms / retention.bytes). */
   readonly retentionCheckIntervalMs: number;
+  /** An idempotent producer id silent this long is forgotten by partitions (Kafka's producer.id.expiration.ms). */
+  readonly producerIdExpirationMs: number;
+  /**
+   * Fault injection for tests: this percentage of produce answers is dropped *after* the append
+   * (the client sees a broken call), as a lost network reply would. 0 in production.
+   */
+  readonly faultLoseProduceRepliesPercent: number;
   readonly logLevel: LogLevel;
 }
 
@@ -75,6 +82,8 @@ interface RawConfig {
   brokerSessionTimeoutMs: number;
   leaderBalanceIntervalMs: number;
   retentionCheckIntervalMs: number;
+  producerIdExpirationMs: number;
+  faultLoseProduceRepliesPercent: number;
   logLevel: LogLevel;
 }
 
@@ -182,6 +191,14 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
     key: 'retentionCheckIntervalMs', flag: 'retention-check-ms', env: 'FERRY_RETENTION_CHECK_MS', help: 'retention check period (ms)',
     parse: parseInteger(100, 3_600_000),
   },
+  producerIdExpirationMs: {
+    key: 'producerIdExpirationMs', flag: 'producer-id-expiration-ms', env: 'FERRY_PRODUCER_ID_EXPIRATION_MS',
+    help: 'forget idempotent producers silent this long (ms)', parse: parseInteger(1_000, 365 * 86_400_000),
+  },
+  faultLoseProduceRepliesPercent: {
+    key: 'faultLoseProduceRepliesPercent', flag: 'fault-lose-produce-replies', env: 'FERRY_FAULT_LOSE_PRODUCE_REPLIES',
+    help: 'tests only: % of produce answers dropped after the append', parse: parseInteger(0, 100),
+  },
   leaderBalanceIntervalMs: {
     key: 'leaderBalanceIntervalMs', flag: 'leader-balance-ms', env: 'FERRY_LEADER_BALANCE_MS', help: 'preferred-leader balancing period (ms, 0 = off)',
     parse: parseInteger(0, 3_600_000),
@@ -195,6 +212,7 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
 const defaults: Partial<Record<keyof RawConfig, unknown>> = {
   clusterId: 'ferry', rack: '', fsync: 'always', metricsAddress: 'off', tickMs: 20, logLevel: 'info',
   brokerSessionTimeoutMs: 6_000, leaderBalanceIntervalMs: 10_000, retentionCheckIntervalMs: 30_000,
+  producerIdExpirationMs: 86_400_000, faultLoseProduceRepliesPercent: 0,
 };
 
 /** The flag table for `--help`. */
@@ -283,6 +301,7 @@ function finish(raw: Partial<RawConfig>, problems: string[]): NodeConfig {
     nodeId: raw.nodeId!, clusterId: raw.clusterId!, rack: raw.rack ?? '', listenAddress, advertisedAddress, dataDir: raw.dataDir!, peers: raw.peers!,
     controllerNodeIds, fsync: raw.fsync!, metricsAddress: raw.metricsAddress ?? null, tickMs: raw.tickMs!, logLevel: raw.logLevel!,
     brokerSessionTimeoutMs: raw.brokerSessionTimeoutMs!, leaderBalanceIntervalMs: raw.leaderBalanceIntervalMs!,
-    retentionCheckIntervalMs: raw.retentionCheckIntervalMs!,
+    retentionCheckIntervalMs: raw.retentionCheckIntervalMs!, producerIdExpirationMs: raw.producerIdExpirationMs!,
+    faultLoseProduceRepliesPercent: raw.faultLoseProduceRepliesPercent!,
   };
 }

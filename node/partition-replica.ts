@@ -8,13 +8,14 @@
  * leader has not yet decided), the outcome is unknown and the answer says so (TIMEOUT): the
  * caller must not assume either way. The chaos checker relies on this distinction.
  */
-import { isLogError, validateBatch, type PartitionLog } from '../log/index.js';
+import { isLogError, readBatchHeader, validateBatch, type BatchHeader, type PartitionLog } from '../log/index.js';
 import type { Entry, Index, Status } from '../raft/index.js';
 import { CommitWaiters } from './commit-waiters.js';
 import { logStartBatch, logStartOf } from './raft-entry-batch.js';
 import { retentionStartOffset, type RetentionConfig } from './retention-policy.js';
 import type { GroupApplier, RaftHost } from './raft-host.js';
 import type { PartitionRaftStorage } from './partition-raft-storage.js';
+import { ProducerStateTable, type ProducerBatch } from './producer-state.js';
 import { ReplicaError } from './replica-error.js';
 
 export type Acks = 'all' | 'leader' | 'none';
@@ -22,11 +23,12 @@ export type Acks = 'all' | 'leader' | 'none';
 /**
  * What a client may append, beyond what log/ checks for any stored batch (size, framing, CRC,
  * compression, record framing): no control or transactional bits (control batches are Ferry's
- * own Raft records, and a client one would be read back as one), no producer id until the
- * idempotent producer exists, and dense offsets 0..n-1 (gaps are legal only in compacted stored
- * batches; a client batch with a 2^31 gap would burn offsets and force a segment per batch).
+ * own Raft records, and a client one would be read back as one), an idempotent producer's id,
+ * epoch and sequence in range (or all three -1), and dense offsets 0..n-1 (gaps are legal only in
+ * compacted stored batches; a client batch with a 2^31 gap would burn offsets and force a segment
+ * per batch). Returns the header of an acceptable batch.
  */
-export function producedBatchProblem(batch: Buffer, maxMessageBytes: number): ReplicaError | undefined {
+export function checkProducedBatch(batch: Buffer, maxMessageBytes: number): ReplicaError | BatchHeader {
   let header;
   try {
     header = validateBatch(batch, maxMessageBytes);
@@ -38,14 +40,19 @@ export function producedBatchProblem(batch: Buffer, maxMessageBytes: number): Re
   if (header.isControl || header.isTransactional) {
     return new ReplicaError('INVALID_REQUEST', 'control and transactional batches cannot be produced (attributes bits 4-5 must be 0)');
   }
-  if (header.producerId !== -1) {
-    return new ReplicaError('INVALID_REQUEST', `producer id ${header.producerId} given, but idempotent produce is not supported yet: send -1`);
+  if (header.producerId === -1) {
+    if (header.producerEpoch !== -1 || header.baseSequence !== -1) {
+      return new ReplicaError('INVALID_REQUEST', `a batch without producer id must have producer epoch and base sequence -1, got ${header.producerEpoch} and ${header.baseSequence}`);
+    }
+  } else if (header.producerId < 0 || header.producerEpoch < 0 || header.baseSequence < 0) {
+    return new ReplicaError('INVALID_REQUEST',
+      `idempotent batch needs producer id, epoch and base sequence >= 0 (or all -1), got ${header.producerId}/${header.producerEpoch}/${header.baseSequence}`);
   }
   if (header.recordCount !== header.lastOffsetDelta + 1) {
     return new ReplicaError('CORRUPT_MESSAGE',
       `batch has ${header.recordCount} records but lastOffsetDelta ${header.lastOffsetDelta}: offset deltas must be 0..n-1`);
   }
-  return undefined;
+  return header;
 }
 
 interface FetchWaiter {
@@ -58,6 +65,9 @@ export interface ReplicaLimits {
   readonly maxMessageBytes: number;
 }
 
+/** Idempotent producer ids remembered per partition (least recently written dropped first). */
+export const producersPerPartitionMax = 10_000;
+
 export class PartitionReplica implements GroupApplier {
   readonly acceptsSnapshots = true;
   private highWatermark: number;
@@ -67,6 +77,16 @@ export class PartitionReplica implements GroupApplier {
   private fetchWaiters: FetchWaiter[] = [];
   /** Highest log start this replica proposed as leader (so a pending decision is not re-proposed). */
   private logStartProposed = 0;
+  /** Last Raft index applied to `producers`. */
+  private appliedIndex: number;
+  /** Idempotent-producer state of the committed log, the same on every replica. */
+  private producers: ProducerStateTable;
+  /**
+   * The leader's view: `producers` plus its uncommitted tail and its own proposals since, so a
+   * batch in flight behind another is checked against it. Built on the first idempotent produce
+   * of a leadership, dropped when leadership changes (a leader's log only grows while it leads).
+   */
+  private leaderView: ProducerStateTable | undefined;
 
   constructor(
     readonly key: string,
@@ -75,7 +95,32 @@ export class PartitionReplica implements GroupApplier {
     private readonly storage: PartitionRaftStorage,
     private limits: ReplicaLimits,
   ) {
-    this.highWatermark = storage.endOffsetOf(storage.initialState().hardState.commit);
+    const commit = storage.initialState().hardState.commit;
+    this.highWatermark = storage.endOffsetOf(commit);
+    this.producers = new ProducerStateTable(producersPerPartitionMax);
+    this.appliedIndex = storage.firstIndex() - 1;
+    this.replayProducers(this.producers, this.appliedIndex, commit);
+    this.appliedIndex = commit;
+  }
+
+  /**
+   * Applies the log's batches after `afterIndex` through `throughIndex` to `table`, as committed
+   * entries are applied: a header scan, reading only log-start records in full.
+   */
+  private replayProducers(table: ProducerStateTable, afterIndex: number, throughIndex: number): void {
+    if (throughIndex <= afterIndex) return;
+    let index = afterIndex + 1;
+    for (const h of this.log.batchHeaders(this.storage.endOffsetOf(afterIndex))) {
+      if (index > throughIndex) break;
+      if (h.isControl) {
+        const start = logStartOf(this.log.read(h.baseOffset, h.sizeBytes, h.lastOffset + 1).records);
+        if (start !== undefined) table.prune(start);
+      } else if (h.producerId >= 0) {
+        table.record(h, index, h.baseOffset);
+      }
+      index += 1;
+    }
+    if (index <= throughIndex) throw new Error(`partition ${this.key}: log ends at index ${index - 1}, before ${throughIndex}`);
   }
 
   /** A topic config change (max.message.bytes) applies to the next produce. */
@@ -116,11 +161,26 @@ export class PartitionReplica implements GroupApplier {
     return this.host.status(this.key);
   }
 
-  /** Validates, proposes and waits as `acks` asks. Resolves with the batch's base offset. */
+  /**
+   * Validates, proposes and waits as `acks` asks. Resolves with the batch's base offset. A retry
+   * of an idempotent batch already in the log is not appended again: it is answered with the
+   * original's offset once that is acknowledged as `acks` asks.
+   */
   produce(batch: Buffer, acks: Acks, timeoutMs: number): Promise<number> {
-    const problem = producedBatchProblem(batch, this.limits.maxMessageBytes);
-    if (problem) return Promise.reject(problem);
+    const header = checkProducedBatch(batch, this.limits.maxMessageBytes);
+    if (header instanceof ReplicaError) return Promise.reject(header);
     if (!this.isLeader) return Promise.reject(this.notLeader());
+    let view: ProducerStateTable | undefined;
+    if (header.producerId >= 0) {
+      try {
+        view = this.leaderView ?? this.buildLeaderView();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      const verdict = view.check(header);
+      if (verdict.kind === 'duplicate') return this.answerDuplicate(verdict.batch, acks, timeoutMs);
+      if (verdict.kind === 'reject') return Promise.reject(new ReplicaError(verdict.code, `partition ${this.key}: ${verdict.message}`));
+    }
     const r = this.host.propose(this.key, batch);
     if (!r) return Promise.reject(new ReplicaError('NOT_LEADER', `partition ${this.key} is no longer hosted here`));
     if (!r.ok) {
@@ -131,9 +191,37 @@ export class PartitionReplica implements GroupApplier {
       }
       return Promise.reject(this.notLeader(r.message));
     }
+    view?.record(header, r.index, -1);
     if (acks === 'none') return Promise.resolve(-1);
     const waiters = acks === 'all' ? this.waitingForCommit : this.waitingForPersist;
     return waiters.wait(r.index, r.term, timeoutMs).then(() => this.storage.baseOffsetOf(r.index));
+  }
+
+  /** Builds the leader's producer view: the applied table plus the log's uncommitted tail. */
+  private buildLeaderView(): ProducerStateTable {
+    const status = this.host.status(this.key);
+    const last = this.storage.lastIndex();
+    // Entries raft holds but the loop has not written yet (received just before this election)
+    // cannot be scanned; the next loop cycle writes them.
+    if (!status || status.lastIndex !== last) {
+      throw new ReplicaError('LEADER_NOT_AVAILABLE', `partition ${this.key}: the new leader is still writing its log; retry shortly`);
+    }
+    const view = this.producers.clone();
+    this.replayProducers(view, this.appliedIndex, last);
+    this.leaderView = view;
+    return view;
+  }
+
+  /** A retried batch: answered with the original's offset once that is acknowledged as `acks` asks. */
+  private answerDuplicate(original: ProducerBatch, acks: Acks, timeoutMs: number): Promise<number> {
+    if (acks === 'none') return Promise.resolve(-1);
+    if (original.index <= this.appliedIndex) {
+      return Promise.resolve(original.baseOffset >= 0 ? original.baseOffset : this.storage.baseOffsetOf(original.index));
+    }
+    const term = this.storage.term(original.index as Index);
+    if (term === undefined) throw new Error(`partition ${this.key}: uncommitted entry ${original.index} of a producer has no term`);
+    const waiters = acks === 'all' ? this.waitingForCommit : this.waitingForPersist;
+    return waiters.wait(original.index, term, timeoutMs).then(() => this.storage.baseOffsetOf(original.index));
   }
 
   private notLeader(detail?: string): ReplicaError {
@@ -154,9 +242,19 @@ export class PartitionReplica implements GroupApplier {
     const last = entries[entries.length - 1]!.index;
     this.waitingForCommit.settleThrough(last, (i) => entries[i - first]?.term);
     for (const e of entries) {
+      if (e.index <= this.appliedIndex) continue; // rebuilt from the log at open
+      this.appliedIndex = e.index;
       if (e.type !== 'normal') continue;
-      const start = logStartOf(e.data);
-      if (start !== undefined) this.applyLogStart(start);
+      const header = readBatchHeader(Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+      if (header.isControl) {
+        const start = logStartOf(e.data);
+        if (start !== undefined) {
+          this.producers.prune(start);
+          this.applyLogStart(start);
+        }
+      } else if (header.producerId >= 0) {
+        this.producers.record(header, e.index, header.baseOffset);
+      }
     }
     const hw = this.storage.endOffsetOf(last);
     if (hw < this.highWatermark) throw new Error(`high watermark of ${this.key} would move back from ${this.highWatermark} to ${hw}`);
@@ -174,6 +272,7 @@ export class PartitionReplica implements GroupApplier {
   onStatus(status: Status): void {
     // A proposal made in an earlier leadership may have been replaced: allow proposing again.
     if (status.role === 'leader' && this.status?.role !== 'leader') this.logStartProposed = 0;
+    if (status.role !== this.status?.role || status.term !== this.status.term) this.leaderView = undefined;
     this.status = status;
   }
 
@@ -191,6 +290,16 @@ export class PartitionReplica implements GroupApplier {
     return start;
   }
 
+  /**
+   * Forgets idempotent producers whose last batch is older than `idleMs`, by this replica's own
+   * clock (as Kafka does): replicas may briefly disagree, which can only turn a late retry into
+   * UNKNOWN_PRODUCER_ID, never into a second append. Returns how many were forgotten.
+   */
+  expireProducers(nowMs: number, idleMs: number): number {
+    this.leaderView?.expireIdle(nowMs, idleMs);
+    return this.producers.expireIdle(nowMs, idleMs);
+  }
+
   /** A committed log-start decision: the loop compacts through the entry that ends at `start`. */
   private applyLogStart(start: number): void {
     const index = this.storage.indexEndingAt(start);
@@ -199,6 +308,10 @@ export class PartitionReplica implements GroupApplier {
   }
 
   onSnapshot(index: number): void {
+    // The log restarts after `index`: no batch before it is left to derive producer state from.
+    this.producers = new ProducerStateTable(producersPerPartitionMax);
+    this.leaderView = undefined;
+    this.appliedIndex = index;
     // Entries through the snapshot may have committed under another leader: unknown, not failed.
     this.waitingForCommit.unknownThrough(index, `a log-start reset replaced entries through ${index}`);
     this.waitingForPersist.unknownThrough(index, `a log-start reset replaced entries through ${index}`);

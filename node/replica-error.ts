@@ -14,10 +14,15 @@ export type ReplicaErrorCode =
   | 'TIMEOUT'
   | 'OFFSET_OUT_OF_RANGE'
   | 'NOT_ENOUGH_REPLICAS'
+  | 'OUT_OF_ORDER_SEQUENCE'
+  | 'PRODUCER_FENCED'
+  | 'UNKNOWN_PRODUCER_ID'
   | 'INTERNAL';
 
 const retriable: ReadonlySet<ReplicaErrorCode> = new Set([
   'NOT_LEADER', 'LEADER_NOT_AVAILABLE', 'THROTTLED', 'TIMEOUT', 'NOT_ENOUGH_REPLICAS',
+  // An earlier batch of the same producer is missing: the same batch succeeds once that one is in.
+  'OUT_OF_ORDER_SEQUENCE',
 ]);
 
 export class ReplicaError extends Error {

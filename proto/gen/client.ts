@@ -19,6 +19,8 @@ import type { FetchRequest as _ferry_v1_FetchRequest, FetchRequest__Output as _f
 import type { FetchResponse as _ferry_v1_FetchResponse, FetchResponse__Output as _ferry_v1_FetchResponse__Output } from './ferry/v1/FetchResponse.js';
 import type { FetchStreamRequest as _ferry_v1_FetchStreamRequest, FetchStreamRequest__Output as _ferry_v1_FetchStreamRequest__Output } from './ferry/v1/FetchStreamRequest.js';
 import type { FetchStreamResponse as _ferry_v1_FetchStreamResponse, FetchStreamResponse__Output as _ferry_v1_FetchStreamResponse__Output } from './ferry/v1/FetchStreamResponse.js';
+import type { InitProducerIdRequest as _ferry_v1_InitProducerIdRequest, InitProducerIdRequest__Output as _ferry_v1_InitProducerIdRequest__Output } from './ferry/v1/InitProducerIdRequest.js';
+import type { InitProducerIdResponse as _ferry_v1_InitProducerIdResponse, InitProducerIdResponse__Output as _ferry_v1_InitProducerIdResponse__Output } from './ferry/v1/InitProducerIdResponse.js';
 import type { ListOffsetsPartition as _ferry_v1_ListOffsetsPartition, ListOffsetsPartition__Output as _ferry_v1_ListOffsetsPartition__Output } from './ferry/v1/ListOffsetsPartition.js';
 import type { ListOffsetsRequest as _ferry_v1_ListOffsetsRequest, ListOffsetsRequest__Output as _ferry_v1_ListOffsetsRequest__Output } from './ferry/v1/ListOffsetsRequest.js';
 import type { ListOffsetsResponse as _ferry_v1_ListOffsetsResponse, ListOffsetsResponse__Output as _ferry_v1_ListOffsetsResponse__Output } from './ferry/v1/ListOffsetsResponse.js';
@@ -61,6 +63,8 @@ export interface ProtoGrpcType {
       FetchResponse: MessageTypeDefinition<_ferry_v1_FetchResponse, _ferry_v1_FetchResponse__Output>
       FetchStreamRequest: MessageTypeDefinition<_ferry_v1_FetchStreamRequest, _ferry_v1_FetchStreamRequest__Output>
       FetchStreamResponse: MessageTypeDefinition<_ferry_v1_FetchStreamResponse, _ferry_v1_FetchStreamResponse__Output>
+      InitProducerIdRequest: MessageTypeDefinition<_ferry_v1_InitProducerIdRequest, _ferry_v1_InitProducerIdRequest__Output>
+      InitProducerIdResponse: MessageTypeDefinition<_ferry_v1_InitProducerIdResponse, _ferry_v1_InitProducerIdResponse__Output>
       ListOffsetsPartition: MessageTypeDefinition<_ferry_v1_ListOffsetsPartition, _ferry_v1_ListOffsetsPartition__Output>
       ListOffsetsRequest: MessageTypeDefinition<_ferry_v1_ListOffsetsRequest, _ferry_v1_ListOffsetsRequest__Output>
       ListOffsetsResponse: MessageTypeDefinition<_ferry_v1_ListOffsetsResponse, _ferry_v1_ListOffsetsResponse__Output>

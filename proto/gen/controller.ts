@@ -2,6 +2,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AllocateProducerIdsRequest as _ferry_v1_AllocateProducerIdsRequest, AllocateProducerIdsRequest__Output as _ferry_v1_AllocateProducerIdsRequest__Output } from './ferry/v1/AllocateProducerIdsRequest.js';
+import type { AllocateProducerIdsResponse as _ferry_v1_AllocateProducerIdsResponse, AllocateProducerIdsResponse__Output as _ferry_v1_AllocateProducerIdsResponse__Output } from './ferry/v1/AllocateProducerIdsResponse.js';
 import type { BrokerHeartbeatRequest as _ferry_v1_BrokerHeartbeatRequest, BrokerHeartbeatRequest__Output as _ferry_v1_BrokerHeartbeatRequest__Output } from './ferry/v1/BrokerHeartbeatRequest.js';
 import type { BrokerHeartbeatResponse as _ferry_v1_BrokerHeartbeatResponse, BrokerHeartbeatResponse__Output as _ferry_v1_BrokerHeartbeatResponse__Output } from './ferry/v1/BrokerHeartbeatResponse.js';
 import type { ControllerServiceClient as _ferry_v1_ControllerServiceClient, ControllerServiceDefinition as _ferry_v1_ControllerServiceDefinition } from './ferry/v1/ControllerService.js';
@@ -19,6 +21,8 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   ferry: {
     v1: {
+      AllocateProducerIdsRequest: MessageTypeDefinition<_ferry_v1_AllocateProducerIdsRequest, _ferry_v1_AllocateProducerIdsRequest__Output>
+      AllocateProducerIdsResponse: MessageTypeDefinition<_ferry_v1_AllocateProducerIdsResponse, _ferry_v1_AllocateProducerIdsResponse__Output>
       BrokerHeartbeatRequest: MessageTypeDefinition<_ferry_v1_BrokerHeartbeatRequest, _ferry_v1_BrokerHeartbeatRequest__Output>
       BrokerHeartbeatResponse: MessageTypeDefinition<_ferry_v1_BrokerHeartbeatResponse, _ferry_v1_BrokerHeartbeatResponse__Output>
       ControllerService: SubtypeConstructor<typeof grpc.Client, _ferry_v1_ControllerServiceClient> & { service: _ferry_v1_ControllerServiceDefinition }

@@ -14,6 +14,7 @@ export function fakeNode(methods: Record<string, (req: never, opts: unknown, cb:
   const metadata = {
     topic: async () => ({ name: 't', partitions: [{ partition: 0, replicas: [1] }] }),
     leaderAddress: async () => 'fake:1',
+    anyAddress: () => 'fake:1',
     learn: () => undefined,
   } as unknown as MetadataCache;
   return { pool, metadata };

@@ -63,6 +63,15 @@ describe('MetadataState', () => {
     expect(s.apply(6, { type: 'fenceBroker', nodeId: 9 })).toMatchObject({ ok: false, code: 'INVALID_REQUEST' });
   });
 
+  it('reserves producer id blocks that never overlap, and refuses bad block sizes', () => {
+    const s = new MetadataState();
+    expect(s.apply(1, { type: 'allocateProducerIds', nodeId: 1, count: 1000 })).toEqual({ ok: true, firstProducerId: 0 });
+    expect(s.apply(2, { type: 'allocateProducerIds', nodeId: 2, count: 10 })).toEqual({ ok: true, firstProducerId: 1000 });
+    expect(s.apply(3, { type: 'allocateProducerIds', nodeId: 2, count: 0 })).toMatchObject({ ok: false, code: 'INVALID_REQUEST' });
+    expect(s.apply(4, { type: 'allocateProducerIds', nodeId: 2, count: 100_001 })).toMatchObject({ ok: false, message: expect.stringMatching(/1-100000/) });
+    expect(s.nextProducerId).toBe(1010);
+  });
+
   it('refuses to apply an entry twice or out of order', () => {
     const s = new MetadataState();
     s.skip(2);

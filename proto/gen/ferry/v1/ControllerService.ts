@@ -3,6 +3,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AllocateProducerIdsRequest as _ferry_v1_AllocateProducerIdsRequest, AllocateProducerIdsRequest__Output as _ferry_v1_AllocateProducerIdsRequest__Output } from '../../ferry/v1/AllocateProducerIdsRequest.js';
+import type { AllocateProducerIdsResponse as _ferry_v1_AllocateProducerIdsResponse, AllocateProducerIdsResponse__Output as _ferry_v1_AllocateProducerIdsResponse__Output } from '../../ferry/v1/AllocateProducerIdsResponse.js';
 import type { BrokerHeartbeatRequest as _ferry_v1_BrokerHeartbeatRequest, BrokerHeartbeatRequest__Output as _ferry_v1_BrokerHeartbeatRequest__Output } from '../../ferry/v1/BrokerHeartbeatRequest.js';
 import type { BrokerHeartbeatResponse as _ferry_v1_BrokerHeartbeatResponse, BrokerHeartbeatResponse__Output as _ferry_v1_BrokerHeartbeatResponse__Output } from '../../ferry/v1/BrokerHeartbeatResponse.js';
 import type { RegisterBrokerRequest as _ferry_v1_RegisterBrokerRequest, RegisterBrokerRequest__Output as _ferry_v1_RegisterBrokerRequest__Output } from '../../ferry/v1/RegisterBrokerRequest.js';
@@ -11,6 +13,21 @@ import type { TransferLeadershipRequest as _ferry_v1_TransferLeadershipRequest, 
 import type { TransferLeadershipResponse as _ferry_v1_TransferLeadershipResponse, TransferLeadershipResponse__Output as _ferry_v1_TransferLeadershipResponse__Output } from '../../ferry/v1/TransferLeadershipResponse.js';
 
 export interface ControllerServiceClient extends grpc.Client {
+  /**
+   * Reserves a block of idempotent producer ids for the asking node, through the metadata log.
+   */
+  AllocateProducerIds(argument: _ferry_v1_AllocateProducerIdsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_AllocateProducerIdsResponse__Output>): grpc.ClientUnaryCall;
+  AllocateProducerIds(argument: _ferry_v1_AllocateProducerIdsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_AllocateProducerIdsResponse__Output>): grpc.ClientUnaryCall;
+  AllocateProducerIds(argument: _ferry_v1_AllocateProducerIdsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_AllocateProducerIdsResponse__Output>): grpc.ClientUnaryCall;
+  AllocateProducerIds(argument: _ferry_v1_AllocateProducerIdsRequest, callback: grpc.requestCallback<_ferry_v1_AllocateProducerIdsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Reserves a block of idempotent producer ids for the asking node, through the metadata log.
+   */
+  allocateProducerIds(argument: _ferry_v1_AllocateProducerIdsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_AllocateProducerIdsResponse__Output>): grpc.ClientUnaryCall;
+  allocateProducerIds(argument: _ferry_v1_AllocateProducerIdsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_AllocateProducerIdsResponse__Output>): grpc.ClientUnaryCall;
+  allocateProducerIds(argument: _ferry_v1_AllocateProducerIdsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_AllocateProducerIdsResponse__Output>): grpc.ClientUnaryCall;
+  allocateProducerIds(argument: _ferry_v1_AllocateProducerIdsRequest, callback: grpc.requestCallback<_ferry_v1_AllocateProducerIdsResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * A broker's liveness signal; one that stays silent past the session timeout is fenced.
    */
@@ -60,6 +77,11 @@ export interface ControllerServiceClient extends grpc.Client {
 
 export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Reserves a block of idempotent producer ids for the asking node, through the metadata log.
+   */
+  AllocateProducerIds: grpc.handleUnaryCall<_ferry_v1_AllocateProducerIdsRequest__Output, _ferry_v1_AllocateProducerIdsResponse>;
+  
+  /**
    * A broker's liveness signal; one that stays silent past the session timeout is fenced.
    */
   BrokerHeartbeat: grpc.handleUnaryCall<_ferry_v1_BrokerHeartbeatRequest__Output, _ferry_v1_BrokerHeartbeatResponse>;
@@ -77,6 +99,7 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
 }
 
 export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
+  AllocateProducerIds: MethodDefinition<_ferry_v1_AllocateProducerIdsRequest, _ferry_v1_AllocateProducerIdsResponse, _ferry_v1_AllocateProducerIdsRequest__Output, _ferry_v1_AllocateProducerIdsResponse__Output>
   BrokerHeartbeat: MethodDefinition<_ferry_v1_BrokerHeartbeatRequest, _ferry_v1_BrokerHeartbeatResponse, _ferry_v1_BrokerHeartbeatRequest__Output, _ferry_v1_BrokerHeartbeatResponse__Output>
   RegisterBroker: MethodDefinition<_ferry_v1_RegisterBrokerRequest, _ferry_v1_RegisterBrokerResponse, _ferry_v1_RegisterBrokerRequest__Output, _ferry_v1_RegisterBrokerResponse__Output>
   TransferLeadership: MethodDefinition<_ferry_v1_TransferLeadershipRequest, _ferry_v1_TransferLeadershipResponse, _ferry_v1_TransferLeadershipRequest__Output, _ferry_v1_TransferLeadershipResponse__Output>

@@ -15,6 +15,8 @@ import type { FetchRequest as _ferry_v1_FetchRequest, FetchRequest__Output as _f
 import type { FetchResponse as _ferry_v1_FetchResponse, FetchResponse__Output as _ferry_v1_FetchResponse__Output } from '../../ferry/v1/FetchResponse.js';
 import type { FetchStreamRequest as _ferry_v1_FetchStreamRequest, FetchStreamRequest__Output as _ferry_v1_FetchStreamRequest__Output } from '../../ferry/v1/FetchStreamRequest.js';
 import type { FetchStreamResponse as _ferry_v1_FetchStreamResponse, FetchStreamResponse__Output as _ferry_v1_FetchStreamResponse__Output } from '../../ferry/v1/FetchStreamResponse.js';
+import type { InitProducerIdRequest as _ferry_v1_InitProducerIdRequest, InitProducerIdRequest__Output as _ferry_v1_InitProducerIdRequest__Output } from '../../ferry/v1/InitProducerIdRequest.js';
+import type { InitProducerIdResponse as _ferry_v1_InitProducerIdResponse, InitProducerIdResponse__Output as _ferry_v1_InitProducerIdResponse__Output } from '../../ferry/v1/InitProducerIdResponse.js';
 import type { ListOffsetsRequest as _ferry_v1_ListOffsetsRequest, ListOffsetsRequest__Output as _ferry_v1_ListOffsetsRequest__Output } from '../../ferry/v1/ListOffsetsRequest.js';
 import type { ListOffsetsResponse as _ferry_v1_ListOffsetsResponse, ListOffsetsResponse__Output as _ferry_v1_ListOffsetsResponse__Output } from '../../ferry/v1/ListOffsetsResponse.js';
 import type { MetadataRequest as _ferry_v1_MetadataRequest, MetadataRequest__Output as _ferry_v1_MetadataRequest__Output } from '../../ferry/v1/MetadataRequest.js';
@@ -110,6 +112,23 @@ export interface FerryServiceClient extends grpc.Client {
   fetchStream(argument: _ferry_v1_FetchStreamRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_ferry_v1_FetchStreamResponse__Output>;
   
   /**
+   * A new idempotent producer id (and epoch 0), unique over the cluster's life: allocated in
+   * blocks through the controller's Raft log, so no id is ever handed out twice. Any node answers.
+   */
+  InitProducerId(argument: _ferry_v1_InitProducerIdRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  InitProducerId(argument: _ferry_v1_InitProducerIdRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  InitProducerId(argument: _ferry_v1_InitProducerIdRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  InitProducerId(argument: _ferry_v1_InitProducerIdRequest, callback: grpc.requestCallback<_ferry_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * A new idempotent producer id (and epoch 0), unique over the cluster's life: allocated in
+   * blocks through the controller's Raft log, so no id is ever handed out twice. Any node answers.
+   */
+  initProducerId(argument: _ferry_v1_InitProducerIdRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  initProducerId(argument: _ferry_v1_InitProducerIdRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  initProducerId(argument: _ferry_v1_InitProducerIdRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  initProducerId(argument: _ferry_v1_InitProducerIdRequest, callback: grpc.requestCallback<_ferry_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Earliest, latest, or first offset at/after a timestamp, per partition.
    */
   ListOffsets(argument: _ferry_v1_ListOffsetsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ListOffsetsResponse__Output>): grpc.ClientUnaryCall;
@@ -188,6 +207,12 @@ export interface FerryServiceHandlers extends grpc.UntypedServiceImplementation 
   FetchStream: grpc.handleServerStreamingCall<_ferry_v1_FetchStreamRequest__Output, _ferry_v1_FetchStreamResponse>;
   
   /**
+   * A new idempotent producer id (and epoch 0), unique over the cluster's life: allocated in
+   * blocks through the controller's Raft log, so no id is ever handed out twice. Any node answers.
+   */
+  InitProducerId: grpc.handleUnaryCall<_ferry_v1_InitProducerIdRequest__Output, _ferry_v1_InitProducerIdResponse>;
+  
+  /**
    * Earliest, latest, or first offset at/after a timestamp, per partition.
    */
   ListOffsets: grpc.handleUnaryCall<_ferry_v1_ListOffsetsRequest__Output, _ferry_v1_ListOffsetsResponse>;
@@ -211,6 +236,7 @@ export interface FerryServiceDefinition extends grpc.ServiceDefinition {
   DescribeTopic: MethodDefinition<_ferry_v1_DescribeTopicRequest, _ferry_v1_DescribeTopicResponse, _ferry_v1_DescribeTopicRequest__Output, _ferry_v1_DescribeTopicResponse__Output>
   Fetch: MethodDefinition<_ferry_v1_FetchRequest, _ferry_v1_FetchResponse, _ferry_v1_FetchRequest__Output, _ferry_v1_FetchResponse__Output>
   FetchStream: MethodDefinition<_ferry_v1_FetchStreamRequest, _ferry_v1_FetchStreamResponse, _ferry_v1_FetchStreamRequest__Output, _ferry_v1_FetchStreamResponse__Output>
+  InitProducerId: MethodDefinition<_ferry_v1_InitProducerIdRequest, _ferry_v1_InitProducerIdResponse, _ferry_v1_InitProducerIdRequest__Output, _ferry_v1_InitProducerIdResponse__Output>
   ListOffsets: MethodDefinition<_ferry_v1_ListOffsetsRequest, _ferry_v1_ListOffsetsResponse, _ferry_v1_ListOffsetsRequest__Output, _ferry_v1_ListOffsetsResponse__Output>
   Metadata: MethodDefinition<_ferry_v1_MetadataRequest, _ferry_v1_MetadataResponse, _ferry_v1_MetadataRequest__Output, _ferry_v1_MetadataResponse__Output>
   Produce: MethodDefinition<_ferry_v1_ProduceRequest, _ferry_v1_ProduceResponse, _ferry_v1_ProduceRequest__Output, _ferry_v1_ProduceResponse__Output>
