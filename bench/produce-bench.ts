@@ -5,6 +5,7 @@
  * JSON. A figure, not a test: these machines are shared and noisy.
  *   npm run bench:produce -- [--records-1k 200000] [--records-100b 300000] [--latency-samples 2000] [--seconds 60]
  *                            [--partitions 3] [--profile DIR]   (DIR: a .cpuprofile per node, written at stop)
+ *                            [--no-idempotence]   (one batch in flight per partition instead of 5)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -21,8 +22,11 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '60' },
     partitions: { type: 'string', default: '3' },
     profile: { type: 'string' },
+    'no-idempotence': { type: 'boolean', default: false },
   },
 });
+/** The SDK default (idempotent, 5 batches in flight per partition), or one batch in flight. */
+const idempotent = !values['no-idempotence'];
 const count = (name: keyof typeof values): number => {
   const n = Number(values[name]);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${String(values[name])}`);
@@ -32,7 +36,7 @@ const phaseSecondsMax = count('seconds');
 const progress = (msg: string): void => void process.stderr.write(`${msg}\n`);
 
 async function throughput(ferry: FerryClient, topic: string, records: number, size: number): Promise<{ msgPerSec: number; mbPerSec: number; sent: number }> {
-  const producer = ferry.producer({ lingerMs: 2, maxBatchBytes: 1024 * 1024 });
+  const producer = ferry.producer({ lingerMs: 2, maxBatchBytes: 1024 * 1024, idempotent });
   const value = Buffer.alloc(size, 0x61);
   const started = Date.now();
   const deadline = started + phaseSecondsMax * 1000;
@@ -56,7 +60,7 @@ async function throughput(ferry: FerryClient, topic: string, records: number, si
   await producer.flush();
   const seconds = (Date.now() - started) / 1000;
   const st = producer.stats;
-  progress(`  ${size} B: ${st.batchesSent} batches, ${Math.round(st.recordsSent / Math.max(1, st.batchesSent))} records / ${Math.round(st.bytesSent / Math.max(1, st.batchesSent) / 1024)} KiB per batch, ${st.retries} retries`);
+  progress(`  ${size} B: ${st.batchesSent} batches, ${Math.round(st.recordsSent / Math.max(1, st.batchesSent))} records / ${Math.round(st.bytesSent / Math.max(1, st.batchesSent) / 1024)} KiB per batch, ${st.retries} retries ${JSON.stringify(st.retriesByCode)}`);
   return { msgPerSec: Math.round(acked / seconds), mbPerSec: +((acked * size) / seconds / 1e6).toFixed(1), sent: acked };
 }
 

@@ -137,10 +137,12 @@ export interface ProducerStats {
   recordsSent: number;
   bytesSent: number;
   retries: number;
+  /** Retries by the error code that caused them. */
+  retriesByCode: Record<string, number>;
 }
 
 export class Producer {
-  readonly stats: ProducerStats = { batchesSent: 0, recordsSent: 0, bytesSent: 0, retries: 0 };
+  readonly stats: ProducerStats = { batchesSent: 0, recordsSent: 0, bytesSent: 0, retries: 0, retriesByCode: {} };
   private readonly queues = new Map<string, PartitionQueue>();
   private readonly sticky = new Map<string, number>();
   private readonly inflight = new Set<Promise<void>>();
@@ -408,6 +410,7 @@ export class Producer {
         return;
       }
       this.stats.retries += 1;
+      this.stats.retriesByCode[error.code] = (this.stats.retriesByCode[error.code] ?? 0) + 1;
       if (renumber) {
         await this.newEpoch(q, 0);
       } else {
