@@ -2,14 +2,16 @@
  * Faults on a schedule drawn from one seed: kill -9 a node (then restart it), pause it
  * (SIGSTOP, then SIGCONT), kill the leader of a partition, or kill -9 every node at once and
  * restart them all (promise 1 covers that too), or cut a node (or a partition leader) off the
- * network. One fault at a time, each held for a while and then healed.
+ * network, or damage a stopped node's segment files (bit flips or truncation). One fault at a
+ * time, each held for a while and then healed.
  */
+import { damageSegments } from './disk-corruption.js';
 import type { LocalCluster } from './local-cluster.js';
 import type { NetnsNetwork } from './netns.js';
 import type { NemesisEvent } from './history.js';
 import type { SeededRandom } from './prng.js';
 
-export const faultKinds = ['kill', 'pause', 'kill-leader', 'kill-all', 'partition', 'partition-leader'] as const;
+export const faultKinds = ['kill', 'pause', 'kill-leader', 'kill-all', 'partition', 'partition-leader', 'corrupt'] as const;
 /** Fault kinds that need each node in its own network namespace. */
 export const networkFaultKinds: readonly FaultKind[] = ['partition', 'partition-leader'];
 export type FaultKind = (typeof faultKinds)[number];
@@ -62,6 +64,15 @@ export async function runNemesis(o: NemesisOptions): Promise<number> {
       await sleep(holdMs);
       o.cluster.resume(node);
       o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'resume', nodes: [node] });
+    } else if (kind === 'corrupt') {
+      // One damaged node at a time, always a minority: what the others hold is the truth.
+      await o.cluster.kill(node);
+      const what = damageSegments(o.cluster.dataDir(node), o.random);
+      o.progress(`fault ${faults}: kill -9 node ${node}, ${what}, restart after ${holdMs} ms`);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: `corrupt: ${what}`, nodes: [node] });
+      await sleep(holdMs);
+      o.cluster.startNode(node);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'restart', nodes: [node] });
     } else {
       o.progress(`fault ${faults}: kill -9 node ${node}${kind === 'kill-leader' ? ' (a partition leader)' : ''}, restart after ${holdMs} ms`);
       o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'kill', nodes: [node] });

@@ -115,7 +115,9 @@ export class Broker implements ReplicaDirectory {
     const stored = await loadOrBootstrapGroup(store, controllerGroupKey, { voters, learners });
     const brokerRef: { broker?: Broker } = {};
     const controller = new ControllerReplica(host, (state) => brokerRef.broker?.onMetadata(state));
-    host.addGroup(controllerGroupKey, PartitionRaftStorage.open(controllerLog, stored), controller, true);
+    const controllerStorage = PartitionRaftStorage.open(controllerLog, stored);
+    if (controllerStorage.damage) log.warn({ damage: controllerStorage.damage }, 'damaged controller log cut at the first bad batch');
+    host.addGroup(controllerGroupKey, controllerStorage, controller, true);
 
     const server = new grpc.Server({ 'grpc.max_receive_message_length': grpcMessageBytesMax, 'grpc.max_send_message_length': grpcMessageBytesMax });
     const forwarder = new ControllerForwarder(config.nodeId, controller, config.peers);
@@ -312,6 +314,10 @@ export class Broker implements ReplicaDirectory {
     } catch (err) {
       await plog.close();
       throw err;
+    }
+    if (storage.damage) {
+      this.log.warn({ partition: key, topic: topic.name, damage: storage.damage, logEnd: plog.logEndOffset, lostLogEnd: storage.lostLogEnd },
+        'damaged partition log cut at the first bad batch; the leader re-replicates the rest');
     }
     const replica = new PartitionReplica(key, this.config.nodeId, this.host, storage, { maxMessageBytes: topic.config.maxMessageBytes });
     this.partitions.set(key, { topic, partition, replica, log: plog });

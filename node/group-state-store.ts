@@ -5,6 +5,8 @@
  *   conf/<group>  voters and learners
  *   snap/<group>  where the group's log starts: the snapshot index/term it resumes after, the
  *                 offset of the entry after it, the membership then, and any state-machine image
+ *   end/<group>   the last Raft entry (index, term) the log held after the latest persist: how a
+ *                 restart tells a damaged (shortened) log from one that never held more
  * Each value carries a format version and a CRC-32C of its payload on top of LevelDB's own
  * checksums, so a damaged value is detected rather than decoded into a wrong vote.
  * Writes of one loop iteration go out as one LevelDB batch; it is synced when any write needs it
@@ -37,10 +39,17 @@ export interface StoredSnapshot {
   readonly data: Uint8Array;
 }
 
+export interface StoredLogEnd {
+  readonly index: number;
+  readonly term: number;
+}
+
 export interface StoredGroup {
   readonly hardState: StoredHardState | undefined;
   readonly confState: StoredConfState | undefined;
   readonly snapshot: StoredSnapshot | undefined;
+  /** The log's last entry after the latest persist (undefined in data written before it existed). */
+  readonly logEnd?: StoredLogEnd | undefined;
 }
 
 export class StoreCorruptionError extends Error {
@@ -85,11 +94,12 @@ export class GroupStateStore {
   }
 
   async load(group: string): Promise<StoredGroup> {
-    const [hs, conf, snap] = await this.db.getMany([`hs/${group}`, `conf/${group}`, `snap/${group}`]);
+    const [hs, conf, snap, end] = await this.db.getMany([`hs/${group}`, `conf/${group}`, `snap/${group}`, `end/${group}`]);
     return {
       hardState: decode<StoredHardState>(`hs/${group}`, hs),
       confState: decode<StoredConfState>(`conf/${group}`, conf),
       snapshot: decode<StoredSnapshot>(`snap/${group}`, snap),
+      logEnd: decode<StoredLogEnd>(`end/${group}`, end),
     };
   }
 
@@ -112,8 +122,13 @@ export class GroupStateStore {
     this.queue({ type: 'put', key: `snap/${group}`, value: encode(snap) }, true);
   }
 
+  /** Not synced: after a process crash the OS still has it; a stale value only errs towards caution. */
+  setLogEnd(group: string, end: StoredLogEnd): void {
+    this.queue({ type: 'put', key: `end/${group}`, value: encode(end) }, false);
+  }
+
   deleteGroup(group: string): void {
-    for (const prefix of ['hs', 'conf', 'snap']) this.queue({ type: 'del', key: `${prefix}/${group}` }, true);
+    for (const prefix of ['hs', 'conf', 'snap', 'end']) this.queue({ type: 'del', key: `${prefix}/${group}` }, true);
   }
 
   private queue(w: PendingWrite, sync: boolean): void {

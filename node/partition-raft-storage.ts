@@ -15,6 +15,7 @@ import {
   asIndex, asTerm, type ConfState, type Entry, type HardState, type Index, type Snapshot, type Term,
 } from '../raft/types.js';
 import type { InitialState, Storage } from '../raft/storage.js';
+import type { LogPosition } from '../raft/raft.js';
 import type { StoredGroup, StoredSnapshot } from './group-state-store.js';
 import { controlBatchFor, entryPayloadOf } from './raft-entry-batch.js';
 import { RaftIndexMap } from './raft-index-map.js';
@@ -30,6 +31,9 @@ function decodeResumeOffset(data: Uint8Array): number {
   if (data.byteLength !== 8) throw new Error(`partition snapshot data is ${data.byteLength} bytes, want 8 (the resume offset)`);
   return Number(Buffer.from(data.buffer, data.byteOffset, 8).readBigUInt64BE(0));
 }
+
+/** Bytes read per step of the verified scan at open. */
+const scanChunkBytes = 4 * 1024 * 1024;
 
 function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -48,8 +52,16 @@ export class PartitionRaftStorage implements Storage {
   ) {}
 
   /**
-   * Rebuilds the index map by a header-only scan from where the snapshot says the log resumes.
+   * Rebuilds the index map by a verified scan from where the snapshot says the log resumes.
    * `stored.snapshot` must exist: a group is created with one (raft's bootstrapState).
+   *
+   * The scan is also where disk damage is caught: every batch is read and CRC-checked, base
+   * offsets must follow on, and terms (the batch's partition leader epoch, which Kafka's CRC does
+   * not cover) must never fall and never pass the stored term. At the first batch that fails, the
+   * log is cut: what follows is re-replicated by the leader, never served. If the log is then
+   * shorter than it was after its last persist (`stored.logEnd`), this replica may have
+   * acknowledged entries it no longer holds: `lostLogEnd` tells Raft to vote as if its log still
+   * ended there, and not to campaign, until it holds that much again.
    */
   static open(log: PartitionLog, stored: StoredGroup): PartitionRaftStorage {
     const snap = stored.snapshot;
@@ -62,22 +74,65 @@ export class PartitionRaftStorage implements Storage {
       log.resetTo(snap.nextOffset);
     }
     const map = new RaftIndexMap(snap.index + 1, snap.nextOffset, snap.term);
-    let index = snap.index + 1;
-    for (const h of log.batchHeaders(snap.nextOffset)) {
-      if (h.baseOffset !== map.endOffset) throw new Error(`batch at ${h.baseOffset} does not follow ${map.endOffset}`);
-      map.append(index, h.partitionLeaderEpoch, h.lastOffset - h.baseOffset + 1);
-      index += 1;
-    }
     const hs = stored.hardState ?? { term: snap.term, vote: 0, commit: snap.index };
+    const cut = log.recovery.truncated;
+    const damage = PartitionRaftStorage.scanInto(log, map, snap, hs.term) ??
+      (cut ? `log recovery cut ${cut.batchesCut} batch(es) from offset ${cut.fromOffset}: ${cut.reason}` : undefined);
+    if (damage) log.truncateFrom(map.endOffset);
     // With fsync=never a crash can lose entries below the stored commit; Raft re-learns it.
     const commit = Math.min(hs.commit, map.lastIndex);
     const confState = stored.confState ?? snap.confState;
-    return new PartitionRaftStorage(
+    // Without a stored end (older data), the stored commit and term are a safe stand-in.
+    const heldBefore = stored.logEnd ?? (damage ? { index: hs.commit, term: hs.term } : undefined);
+    const storage = new PartitionRaftStorage(
       log, map, snap,
       { term: asTerm(hs.term), vote: hs.vote as HardState['vote'], commit: asIndex(Math.max(commit, snap.index)) },
       { voters: confState.voters as ConfState['voters'], learners: confState.learners as ConfState['learners'] },
     );
+    storage.damage = damage;
+    storage.lostLogEnd = heldBefore !== undefined && heldBefore.index > map.lastIndex
+      ? { index: asIndex(heldBefore.index), term: asTerm(heldBefore.term) } : undefined;
+    return storage;
   }
+
+  /**
+   * Appends every sound batch from the snapshot's resume offset to `map`; returns why it stopped
+   * early, if it did (the map then ends at the last sound batch).
+   */
+  private static scanInto(log: PartitionLog, map: RaftIndexMap, snap: StoredSnapshot, maxTerm: number): string | undefined {
+    let index = snap.index + 1;
+    let lastTerm = snap.term;
+    while (map.endOffset < log.logEndOffset) {
+      const offset = map.endOffset;
+      let r;
+      try {
+        r = log.read(offset, scanChunkBytes);
+      } catch (err) {
+        if (isLogError(err, 'CORRUPT_RANGE')) return `batch at offset ${offset} failed verification: ${err.message}`;
+        throw err;
+      }
+      if (r.records.length === 0 || r.firstOffset !== offset) {
+        return `no batch starts at offset ${offset} although the log ends at ${log.logEndOffset} (a segment was cut short)`;
+      }
+      for (let pos = 0; pos < r.records.length;) {
+        const h = readBatchHeader(r.records, pos);
+        if (h.baseOffset !== map.endOffset) return `batch at ${h.baseOffset} does not follow ${map.endOffset}`;
+        if (h.partitionLeaderEpoch < lastTerm || h.partitionLeaderEpoch > maxTerm) {
+          return `batch at ${h.baseOffset} has term ${h.partitionLeaderEpoch}, outside [${lastTerm}, ${maxTerm}]`;
+        }
+        map.append(index, h.partitionLeaderEpoch, h.lastOffset - h.baseOffset + 1);
+        lastTerm = h.partitionLeaderEpoch;
+        index += 1;
+        pos += h.sizeBytes;
+      }
+    }
+    return undefined;
+  }
+
+  /** Why open() cut the log, if it found damage. */
+  damage: string | undefined;
+  /** Raft's lostLogEnd: the last entry held before damage cut the log, if it did. */
+  lostLogEnd: LogPosition | undefined;
 
   /** Whether the log holds a batch boundary at `offset` (or ends exactly there). */
   private static continuesAt(log: PartitionLog, offset: number): boolean {

@@ -118,6 +118,9 @@ export class RaftHost {
       random: new Xoshiro128(this.seedCounter++),
       applied: replayFromSnapshot ? storage.firstIndex() - 1 as typeof init.hardState.commit : init.hardState.commit,
       electionTimeoutTicks: this.options.timing.electionTimeoutTicks,
+      // With fsync=never every crash may lose a tail: withholding then could leave no voter at all,
+      // and that mode promises nothing about acknowledged writes on a whole-cluster crash anyway.
+      ...(this.options.fsync === 'always' && storage.lostLogEnd ? { lostLogEnd: storage.lostLogEnd } : {}),
       heartbeatIntervalTicks: this.options.timing.heartbeatIntervalTicks,
     });
     const g: HostedGroup = { key, raw, storage, applier, lastTerm: init.hardState.term, lastVote: init.hardState.vote, lastHardStateWriteMs: 0, unwrittenHardState: undefined, compactThrough: undefined, removed: false,
@@ -333,6 +336,15 @@ export class RaftHost {
     const flushes: Promise<unknown>[] = [];
     for (const [g, rd] of batch) {
       g.storage.append(rd.entries);
+      // How long the log was after this persist: a restart that finds it shorter knows the disk
+      // lost entries this node may have acknowledged (PartitionRaftStorage.open).
+      // While still withholding votes after such a loss, the old mark stays: a second crash before
+      // catching up must not forget what was lost.
+      if (rd.entries.length > 0 || rd.snapshot) {
+        const lost = g.raw.raft.lostLogEnd();
+        const last = g.storage.lastIndex();
+        this.options.store.setLogEnd(g.key, lost && lost.index > last ? lost : { index: last, term: g.storage.term(last) ?? 0 });
+      }
       if (rd.hardState || rd.confState) {
         const hs = rd.hardState ?? g.storage.initialState().hardState;
         g.storage.setHardState(hs, rd.confState);

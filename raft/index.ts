@@ -1,7 +1,7 @@
 // The public surface of raft/: what node/, controller/ and the simulator may use.
 export { RawNode, bootstrapState } from './raw-node.js';
 export type { Ready, Status, PeerStatus } from './raw-node.js';
-export type { RaftConfig, ProposeResult, ProposeErrorCode } from './raft.js';
+export type { RaftConfig, ProposeResult, ProposeErrorCode, LogPosition } from './raft.js';
 export type { Storage, InitialState } from './storage.js';
 export { MemoryStorage } from './storage.js';
 export type { RandomSource } from './prng.js';

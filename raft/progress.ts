@@ -82,6 +82,16 @@ export class Progress {
    * Returns false for a stale rejection (one that no longer tells us anything).
    */
   maybeDecrTo(rejected: Index, matchHint: Index): boolean {
+    // A rejection of an append sent at or past our match that hints below it: the follower lost
+    // entries it had acknowledged (its disk was damaged and it restarted). Believe it and probe
+    // from its hint; a late duplicate of an old rejection can look the same and costs only a
+    // re-probe (match falls, commit never does).
+    if (rejected >= this.match && matchHint < this.match) {
+      this.match = matchHint;
+      this.next = asIndex(matchHint + 1);
+      this.probeSent = false;
+      return true;
+    }
     if (this.state === 'replicate') {
       if (rejected <= this.match) return false; // stale: sent before a later success
       this.next = asIndex(this.match + 1);

@@ -35,6 +35,19 @@ export interface RaftConfig {
   readonly maxSizePerMsgBytes?: number;
   readonly maxCommittedSizePerReadyBytes?: number;
   readonly maxUncommittedBytes?: number;
+  /**
+   * After a restart that found the stored log shorter than it was (disk damage cut it): the last
+   * entry it held before. This node may have acknowledged entries it no longer holds, so until its
+   * log (replicated from a leader) or its commit index is back at that index, it votes as if its
+   * log still ended there (a candidate must be at least as up to date as that) and it does not
+   * campaign: exactly the votes an undamaged node would give, so no committed entry can be lost.
+   */
+  readonly lostLogEnd?: LogPosition;
+}
+
+export interface LogPosition {
+  readonly index: Index;
+  readonly term: Term;
 }
 
 export type ProposeErrorCode = 'notLeader' | 'transferring' | 'confChangePending' | 'invalidConfChange' | 'overloaded';
@@ -66,6 +79,8 @@ export class Raft {
   /** Per member, including this node; meaningful on the leader only. */
   progress = new Map<NodeId, Progress>();
   votes = new Map<NodeId, boolean>();
+  /** See RaftConfig.lostLogEnd; cleared for good once the log is back there. */
+  private lost: LogPosition | undefined;
   /** Messages that may be sent at once. */
   msgs: Message[] = [];
   /** Messages that acknowledge state not yet persisted: released by advance() (see raw-node.ts). */
@@ -118,6 +133,7 @@ export class Raft {
     }
     this.term = hardState.term;
     this.vote = hardState.vote;
+    this.lost = config.lostLogEnd !== undefined && config.lostLogEnd.index > 0 ? config.lostLogEnd : undefined;
     this.scanUncommittedConf();
     this.becomeFollower(this.term, NO_NODE);
   }
@@ -268,9 +284,15 @@ export class Raft {
 
   // ---- elections -----------------------------------------------------------------------------
 
+  /** Where the log ended before disk damage cut it, while it is not back there (see the config). */
+  lostLogEnd(): LogPosition | undefined {
+    if (this.lost !== undefined && (this.log.lastIndex() >= this.lost.index || this.log.committed >= this.lost.index)) this.lost = undefined;
+    return this.lost;
+  }
+
   /** Start an election: a pre-vote round first unless this is a leadership transfer. */
   hup(transfer: boolean): void {
-    if (this.role === 'leader' || !this.promotable()) return;
+    if (this.role === 'leader' || !this.promotable() || this.lostLogEnd() !== undefined) return;
     if (this.preVote && !transfer) this.campaign('preVote', false);
     else this.campaign('vote', transfer);
   }
@@ -312,7 +334,9 @@ export class Raft {
   handleVoteRequest(m: VoteRequest): void {
     const isPre = m.type === 'preVote';
     const canVote = this.vote === m.from || (this.vote === NO_NODE && this.lead === NO_NODE) || (isPre && m.term > this.term);
-    const grant = canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm);
+    const lost = this.lostLogEnd();
+    const upToDateWithLost = lost === undefined || m.lastTerm > lost.term || (m.lastTerm === lost.term && m.lastIndex >= lost.index);
+    const grant = canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm) && upToDateWithLost;
     if (isPre) {
       // A granted pre-vote answers in the asker's future term so it is not discarded as stale.
       this.send({ type: 'preVoteResp', term: grant ? m.term : this.term, from: this.id, to: m.from, reject: !grant });

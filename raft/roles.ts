@@ -127,8 +127,17 @@ export function handleAppendEntries(r: Raft, m: AppendRequest): void {
 }
 
 function handleHeartbeat(r: Raft, m: Heartbeat): void {
-  r.commitTo(m.commit); // the leader sends min(commit, our match): we hold it
+  // The leader sends min(commit, our match), so we hold it, unless our disk lost entries since
+  // we acknowledged them: then our log is a prefix of what matched, and only that is committed.
+  const last = r.log.lastIndex();
+  r.commitTo(asIndex(Math.min(m.commit, last)));
   r.send({ type: 'heartbeatResp', term: r.term, from: r.id, to: m.from });
+  const lost = r.lostLogEnd();
+  if (m.commit > last && lost !== undefined) {
+    // The leader thinks we hold more than we do, so it would send us nothing: reject at the
+    // index we held before the damage (never below its match for us), hinting where we end.
+    r.send(appResp(r, m.from, { index: lost.index, reject: true, rejectHint: last, logTerm: asTerm(0) }));
+  }
 }
 
 /** Install a snapshot (log-start reset) unless our log already covers it. */

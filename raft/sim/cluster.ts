@@ -4,6 +4,7 @@ import { RaftInvariantError, assert } from '../assert.js';
 import { applyConfChange, decodeConfChange } from '../confchange.js';
 import { Xoshiro128 } from '../prng.js';
 import { RawNode, bootstrapState, type Ready } from '../raw-node.js';
+import type { LogPosition } from '../raft.js';
 import { MemoryStorage } from '../storage.js';
 import {
   asIndex, asNodeId, emptyConfState,
@@ -50,7 +51,13 @@ export class SimNode {
   startTick = 0;
   lastConf: ConfState | undefined = undefined;
 
-  constructor(readonly id: NodeId, readonly disk: MemoryStorage) {}
+  /**
+   * Set when a crash also cut this node's stored log (disk damage): the last entry it held
+   * before. Passed to Raft as lostLogEnd until Raft is back there.
+   */
+  lostLogEnd: LogPosition | undefined = undefined;
+
+  constructor(readonly id: NodeId, public disk: MemoryStorage) {}
 
   get alive(): boolean {
     return this.node !== undefined;
@@ -67,6 +74,21 @@ export function applyDiskOp(s: MemoryStorage, op: DiskOp): void {
       return;
     case 'compact': s.compact(op.index, op.confState); return;
   }
+}
+
+/**
+ * The disk after damage cut its log after `keepThrough` (bit rot found at restart, a lost
+ * write-back): entries past it are gone, commit falls with them, hard state and membership stay.
+ */
+function damagedStorage(disk: MemoryStorage, keepThrough: Index): MemoryStorage {
+  const s = new MemoryStorage();
+  s.applySnapshot(disk.snapshot());
+  const ents = disk.entries(disk.firstIndex(), asIndex(keepThrough + 1), Number.MAX_SAFE_INTEGER);
+  if (ents !== undefined) s.append(ents);
+  const init = disk.initialState();
+  s.setHardState({ ...init.hardState, commit: asIndex(Math.min(init.hardState.commit, keepThrough)) });
+  s.setConfState(init.confState);
+  return s;
 }
 
 function cloneStorage(disk: MemoryStorage): MemoryStorage {
@@ -150,6 +172,7 @@ export class Cluster {
       applied: snap.meta.index,
       electionTimeoutTicks: this.opts.electionTimeoutTicks, heartbeatIntervalTicks: this.opts.heartbeatIntervalTicks,
       maxSizePerMsgBytes: this.opts.maxSizePerMsgBytes, maxInflightMsgs: this.opts.maxInflightMsgs, preVote: this.opts.preVote,
+      ...(sn.lostLogEnd ? { lostLogEnd: sn.lostLogEnd } : {}),
     });
     this.opts.mutate?.(sn.node);
     this.checker.observeRestart(sn.id);
@@ -186,6 +209,9 @@ export class Cluster {
 
   /** One global tick: deliver what is due, tick every live node, drain every Ready. */
   tick(): void {
+    for (const sn of this.nodes.values()) {
+      if (sn.lostLogEnd !== undefined && sn.node !== undefined && sn.node.raft.lostLogEnd() === undefined) sn.lostLogEnd = undefined;
+    }
     for (const m of this.net.takeDue(this.nowTick)) {
       const sn = this.nodes.get(m.to);
       if (sn?.node === undefined) continue;
@@ -306,7 +332,11 @@ export class Cluster {
 
   // ---- faults and workload -----------------------------------------------------------------
 
-  crash(id: NodeId): void {
+  /**
+   * Crashes a node; with `damage`, its disk then also loses a suffix of the log, fsynced or not.
+   * Damage hits one node at a time (a minority): not while another still withholds its vote.
+   */
+  crash(id: NodeId, damage = false): void {
     const sn = this.nodes.get(id);
     if (sn?.node === undefined) return;
     const keep = this.rng.nextInt(sn.pending.length + 1); // the OS may have flushed some of it
@@ -314,6 +344,18 @@ export class Cluster {
     sn.pending = [];
     sn.node = undefined;
     this.note(`crash n${id} (kept ${keep} unsynced writes)`);
+    const otherDamaged = [...this.nodes.values()].some((o) => o !== sn && o.lostLogEnd !== undefined);
+    if (!damage || otherDamaged) return;
+    // Not past a membership change: the stored membership is as of commit and must stay true.
+    const ents = sn.disk.entries(sn.disk.firstIndex(), asIndex(sn.disk.lastIndex() + 1), Number.MAX_SAFE_INTEGER) ?? [];
+    const lastConf = ents.reduce((k, e) => (e.type === 'conf' ? e.index : k), sn.disk.snapshot().meta.index);
+    const last = sn.disk.lastIndex();
+    if (last <= lastConf) return;
+    const keepThrough = asIndex(lastConf + this.rng.nextInt(last - lastConf));
+    const lastTerm = sn.disk.term(last)!;
+    sn.disk = damagedStorage(sn.disk, keepThrough);
+    if (sn.lostLogEnd === undefined || sn.lostLogEnd.index < last) sn.lostLogEnd = { index: last, term: lastTerm };
+    this.note(`disk damage on n${id}: log cut after ${keepThrough} (held ${last})`);
   }
 
   restart(id: NodeId): void {

@@ -20,6 +20,8 @@ export interface Scenario {
   readonly transferChance: number;
   readonly confChangeChance: number;
   readonly compactChance: number;
+  /** Chance that a crash also cuts the node's stored log (disk damage on a minority). */
+  readonly damageChance: number;
   readonly electionTimeoutTicks: number;
   readonly heartbeatIntervalTicks: number;
   /** Small values force one entry per append and a full inflight window: flow control under test. */
@@ -59,6 +61,7 @@ export function scenarioFor(seed: number, overrides: Partial<Scenario> = {}): Sc
     heartbeatIntervalTicks: 1,
     maxSizePerMsgBytes: rng.chance(0.5) ? 8 : 1024,
     maxInflightMsgs: rng.chance(0.5) ? 4 : 64,
+    damageChance: pick(0, 0.5),
     preVote: true,
     ...overrides,
   };
@@ -71,7 +74,7 @@ export function chaosStep(c: Cluster, s: Scenario): void {
   const anyId = (): NodeId => ids[rng.nextInt(ids.length)]!;
   if (rng.chance(s.crashChance)) {
     const liveCount = c.alive().length;
-    if (liveCount > 1) c.crash(anyId());
+    if (liveCount > 1) c.crash(anyId(), rng.chance(s.damageChance));
   }
   if (rng.chance(s.restartChance)) {
     const dead = ids.filter((id) => !c.nodes.get(id)!.alive);
@@ -143,7 +146,11 @@ export function liveness(c: Cluster, s: Scenario): void {
   }
   const l = c.leader();
   const missing = [...c.accepted.keys()].filter((v) => !c.committedValues.has(v)).length;
-  throw new Violation('liveness', `no convergence within ${boundTicks} ticks after healing (leader ${l?.id ?? 'none'}, ${missing} values uncommitted)`);
+  const states = [...c.nodes.values()].map((sn) => {
+    const r = sn.node?.raft;
+    return r ? `n${sn.id}:${r.role[0]}${r.term} last ${r.log.lastIndex()} commit ${r.log.committed} applied ${sn.lastApplied}${r.lostLogEnd() ? ' lost-log' : ''}` : `n${sn.id}:down`;
+  }).join(', ');
+  throw new Violation('liveness', `no convergence within ${boundTicks} ticks after healing (leader ${l?.id ?? 'none'}, ${missing} values uncommitted; ${states})`);
 }
 
 function converged(c: Cluster): boolean {

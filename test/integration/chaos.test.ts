@@ -19,6 +19,18 @@ describe('chaos (short run; `npm run chaos -- --time 300` for a long one)', () =
     expect(summary.retries as number).toBeGreaterThan(0);
   }, 180_000);
 
+  it('loses no acknowledged write when a stopped node\'s segment files get bit flips or are cut short', async () => {
+    const lines: string[] = [];
+    const { valid, summary } = await runChaos({
+      seconds: 15, nemesis: ['corrupt', 'kill-leader'], seed: 77, nodes: 3, partitions: 2, producers: 3,
+      progress: (line) => lines.push(line),
+    });
+    expect(lines.filter((l) => l.startsWith('ANOMALY')), lines.join('\n')).toEqual([]);
+    expect(valid).toBe(true);
+    expect(lines.some((l) => /flipped|truncated/.test(l)), lines.join('\n')).toBe(true);
+    expect(summary.acked).toBeGreaterThan(100);
+  }, 180_000);
+
   it('finds the duplicates that retries without idempotence write (the check works)', async () => {
     const lines: string[] = [];
     const { valid, summary } = await runChaos({

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -111,5 +111,66 @@ describe('PartitionRaftStorage', () => {
     expect([again.log.logStartOffset, again.log.logEndOffset, r.firstIndex(), r.lastIndex(), r.term(asIndex(40))]).toEqual([500, 500, 41, 40, 5]);
     expect(Buffer.from(r.snapshot().data).readBigUInt64BE(0)).toBe(500n);
     await again.log.close();
+  });
+});
+
+describe('PartitionRaftStorage.open on a damaged disk', () => {
+  /** A log of 12 entries (term 3) across several small segments, closed cleanly. */
+  async function writtenLog(): Promise<{ dir: string; stored: StoredGroup }> {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'ferry-prs-'));
+    dirs.push(d);
+    const log = await PartitionLog.open(d, { segmentBytes: 400 });
+    const s = PartitionRaftStorage.open(log, bootstrapped);
+    const batches = Array.from({ length: 11 }, (_, i) => batchOf(2, `d${i}`));
+    batches.forEach((b) => s.markLocalProposal(b));
+    s.append([entry(2, 3, 'noop'), ...batches.map((b, i) => entry(3 + i, 3, 'normal', b))]);
+    await log.flush();
+    await log.close();
+    expect(s.lastIndex()).toBe(13);
+    return { dir: d, stored: { ...bootstrapped, hardState: { term: 3, vote: 1, commit: 13 }, logEnd: { index: 13, term: 3 } } };
+  }
+
+  const segmentsOf = (d: string) => readdirSync(d).filter((f) => f.endsWith('.log')).sort().map((f) => path.join(d, f));
+
+  it('opens an undamaged log whole and withholds nothing', async () => {
+    const { dir, stored } = await writtenLog();
+    const log = await PartitionLog.open(dir, { segmentBytes: 400 });
+    const s = PartitionRaftStorage.open(log, stored);
+    expect([s.lastIndex(), s.damage, s.lostLogEnd]).toEqual([13, undefined, undefined]);
+    await log.close();
+  });
+
+  it.each([
+    ['a flipped bit in a record of a sealed segment', (files: string[]) => {
+      const b = readFileSync(files[1]!);
+      b[b.length - 3] ^= 0x10;
+      writeFileSync(files[1]!, b);
+    }, /failed verification/],
+    ['a term (leader epoch, outside the CRC) raised past the stored term', (files: string[]) => {
+      const b = readFileSync(files[1]!);
+      b.writeInt32BE(9, 12);
+      writeFileSync(files[1]!, b);
+    }, /term 9, outside \[3, 3\]/],
+    ['a sealed segment cut short', (files: string[]) => {
+      truncateSync(files[1]!, 70);
+    }, /log recovery cut .*torn batch/],
+  ])('cuts the log at %s, and withholds votes until the entries are back', async (_what, damage, why) => {
+    const { dir, stored } = await writtenLog();
+    const files = segmentsOf(dir);
+    expect(files.length).toBeGreaterThan(2);
+    damage(files);
+    const log = await PartitionLog.open(dir, { segmentBytes: 400 });
+    const s = PartitionRaftStorage.open(log, stored);
+    expect(s.damage).toMatch(why);
+    expect(s.lastIndex()).toBeLessThan(13);
+    expect(log.logEndOffset).toBe(s.logEndOffset);
+    expect(s.lostLogEnd).toEqual({ index: 13, term: 3 });
+    expect(s.initialState().hardState.commit).toBe(s.lastIndex());
+    // What is left reads back whole, and the cut tail can be written again.
+    expect(s.entries(asIndex(2), asIndex(s.lastIndex() + 1), 1 << 20)!.length).toBe(s.lastIndex() - 1);
+    const again = batchOf(1, 'again');
+    s.markLocalProposal(again);
+    s.append([entry(s.lastIndex() + 1, 3, 'normal', again)]);
+    await log.close();
   });
 });
