@@ -7,7 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { logLimits, PartitionLog } from '../log/index.js';
+import { IoThrottle, logLimits, PartitionLog } from '../log/index.js';
 import { asNodeId, type NodeId } from '../raft/index.js';
 import { partitionGroupKey, type MetadataState, type TopicInfo } from '../controller/metadata-state.js';
 import { ferryGrpc } from '../proto/load.js';
@@ -15,6 +15,7 @@ import type { ControllerServiceHandlers } from '../proto/gen/ferry/v1/Controller
 import { AdminService } from './admin-service.js';
 import { BrokerLiveness } from './broker-liveness.js';
 import { BrokerRegistration } from './broker-registration.js';
+import { CompactionScheduler, type CompactionTarget } from './compaction-scheduler.js';
 import { LeaderBalancer } from './leader-balancer.js';
 import { LeaderDirectory } from './leader-directory.js';
 import { noError, wireError } from './proto-errors.js';
@@ -27,7 +28,7 @@ import { DataService, type ReplicaDirectory } from './data-service.js';
 import { loadOrBootstrapGroup } from './group-bootstrap.js';
 import { GroupStateStore } from './group-state-store.js';
 import { PartitionRaftStorage } from './partition-raft-storage.js';
-import { PartitionReplica } from './partition-replica.js';
+import { PartitionReplica, type ReplicaLimits } from './partition-replica.js';
 import { PeerTransport } from './peer-transport.js';
 import { RaftHost } from './raft-host.js';
 import { ReplicaError } from './replica-error.js';
@@ -64,6 +65,7 @@ export class Broker implements ReplicaDirectory {
   private ticker: NodeJS.Timeout | undefined;
   private reporter: NodeJS.Timeout | undefined;
   private retention: NodeJS.Timeout | undefined;
+  private readonly compaction: CompactionScheduler;
   private stopping = false;
 
   private constructor(
@@ -80,7 +82,9 @@ export class Broker implements ReplicaDirectory {
     /** Who leads each group (this node's own groups and peers' reports). */
     readonly leaders: LeaderDirectory,
     readonly port: number,
-  ) {}
+  ) {
+    this.compaction = new CompactionScheduler({ throttle: new IoThrottle(config.cleanerBytesPerSec), log, nowMs: Date.now });
+  }
 
   static async start(config: NodeConfig, log: Logger, onFatal: (err: unknown) => void): Promise<Broker> {
     mkdirSync(config.dataDir, { recursive: true });
@@ -256,6 +260,7 @@ export class Broker implements ReplicaDirectory {
       this.host.removeGroup(key);
       hosted.replica.abortAll(`topic ${hosted.topic.name} was deleted`);
       this.partitions.delete(key);
+      this.compaction.forget(key);
       await hosted.log.close();
       this.store.deleteGroup(key);
       await this.store.commit();
@@ -264,19 +269,37 @@ export class Broker implements ReplicaDirectory {
     }
   }
 
-  /** Retention on the partitions this node leads (cleanup.policy delete). */
+  /**
+   * Retention on the partitions this node leads (cleanup.policy delete), and compaction on every
+   * replica it hosts of a compacted topic (each replica cleans its own committed log).
+   */
   private checkRetention(): void {
     const now = Date.now();
+    const compacted: CompactionTarget[] = [];
     for (const p of this.partitions.values()) {
-      if (!p.topic.config.cleanupPolicy.includes('delete')) continue;
-      const start = p.replica.maybeRetain(p.topic.config, now);
+      const { config } = p.topic;
+      if (config.cleanupPolicy.includes('compact')) {
+        compacted.push({
+          key: p.replica.key, topic: p.topic.name, log: p.log, highWatermark: p.replica.hw,
+          deleteRetentionMs: config.deleteRetentionMs, minCleanableDirtyRatio: config.minCleanableDirtyRatio,
+        });
+      }
+      if (!config.cleanupPolicy.includes('delete')) continue;
+      const start = p.replica.maybeRetain(config, now);
       if (start !== undefined) this.log.info({ partition: p.replica.key, topic: p.topic.name, logStart: start }, 'retention: proposed a new log start');
     }
+    this.compaction.poke(compacted);
+  }
+
+  /** What the produce gate enforces for a topic's config. */
+  private static replicaLimits(topic: TopicInfo): ReplicaLimits {
+    const compacted = topic.config.cleanupPolicy.includes('compact');
+    return { maxMessageBytes: topic.config.maxMessageBytes, ...(compacted ? { compactedTopic: topic.name } : {}) };
   }
 
   /** A topic config change reaches a hosted replica without a restart. */
   private applyConfig(hosted: HostedPartition, topic: TopicInfo): void {
-    hosted.replica.setLimits({ maxMessageBytes: topic.config.maxMessageBytes });
+    hosted.replica.setLimits(Broker.replicaLimits(topic));
     hosted.log.setRollPolicy({ segmentBytes: topic.config.segmentBytes, segmentMs: topic.config.segmentMs });
     hosted.topic = topic;
     this.log.info({ partition: partitionGroupKey(topic.topicId, hosted.partition), topic: topic.name }, 'topic config applied');
@@ -306,7 +329,7 @@ export class Broker implements ReplicaDirectory {
       await plog.close();
       throw err;
     }
-    const replica = new PartitionReplica(key, this.config.nodeId, this.host, storage, { maxMessageBytes: topic.config.maxMessageBytes });
+    const replica = new PartitionReplica(key, this.config.nodeId, this.host, storage, Broker.replicaLimits(topic));
     this.partitions.set(key, { topic, partition, replica, log: plog });
     this.host.addGroup(key, storage, replica);
     this.log.info({ partition: key, topic: topic.name, replicas }, 'partition replica opened');
@@ -324,6 +347,7 @@ export class Broker implements ReplicaDirectory {
     this.services.balancer.stop();
     clearInterval(this.reporter);
     clearInterval(this.retention);
+    const cleaning = this.compaction.stop(); // a running pass abandons once its log is closed below
     await this.transferLeadershipAway();
     clearInterval(this.ticker);
     this.host.stop();
@@ -346,6 +370,7 @@ export class Broker implements ReplicaDirectory {
     });
     for (const p of this.partitions.values()) await p.log.close();
     await this.controllerLog.close();
+    await cleaning;
     await this.store.close();
     this.log.info('node stopped');
   }

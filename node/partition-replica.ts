@@ -8,7 +8,7 @@
  * leader has not yet decided), the outcome is unknown and the answer says so (TIMEOUT): the
  * caller must not assume either way. The chaos checker relies on this distinction.
  */
-import { isLogError, validateBatch, type PartitionLog } from '../log/index.js';
+import { firstKeylessRecord, isLogError, validateBatch, type PartitionLog } from '../log/index.js';
 import type { Entry, Index, Status } from '../raft/index.js';
 import { CommitWaiters } from './commit-waiters.js';
 import { logStartBatch, logStartOf } from './raft-entry-batch.js';
@@ -25,8 +25,10 @@ export type Acks = 'all' | 'leader' | 'none';
  * own Raft records, and a client one would be read back as one), no producer id until the
  * idempotent producer exists, and dense offsets 0..n-1 (gaps are legal only in compacted stored
  * batches; a client batch with a 2^31 gap would burn offsets and force a segment per batch).
+ * On a compacted topic (`compactedTopic` names it) every record needs a key: compaction keeps the
+ * latest record per key, and a keyless one has none (Kafka refuses them the same way).
  */
-export function producedBatchProblem(batch: Buffer, maxMessageBytes: number): ReplicaError | undefined {
+export function producedBatchProblem(batch: Buffer, maxMessageBytes: number, compactedTopic?: string): ReplicaError | undefined {
   let header;
   try {
     header = validateBatch(batch, maxMessageBytes);
@@ -45,6 +47,12 @@ export function producedBatchProblem(batch: Buffer, maxMessageBytes: number): Re
     return new ReplicaError('CORRUPT_MESSAGE',
       `batch has ${header.recordCount} records but lastOffsetDelta ${header.lastOffsetDelta}: offset deltas must be 0..n-1`);
   }
+  const keyless = compactedTopic === undefined ? null : firstKeylessRecord(batch, header);
+  if (keyless !== null) {
+    // INVALID_REQUEST (not retriable as is): the request names a field the topic's policy forbids.
+    return new ReplicaError('INVALID_REQUEST',
+      `topic "${compactedTopic}" is compacted (cleanup.policy includes compact), so every record needs a key; record ${keyless} of the batch has none`);
+  }
   return undefined;
 }
 
@@ -56,6 +64,8 @@ interface FetchWaiter {
 export interface ReplicaLimits {
   /** Largest batch accepted, in bytes (the topic's max.message.bytes). */
   readonly maxMessageBytes: number;
+  /** The topic's name when its cleanup.policy includes compact: keyless records are refused. */
+  readonly compactedTopic?: string;
 }
 
 export class PartitionReplica implements GroupApplier {
@@ -118,7 +128,7 @@ export class PartitionReplica implements GroupApplier {
 
   /** Validates, proposes and waits as `acks` asks. Resolves with the batch's base offset. */
   produce(batch: Buffer, acks: Acks, timeoutMs: number): Promise<number> {
-    const problem = producedBatchProblem(batch, this.limits.maxMessageBytes);
+    const problem = producedBatchProblem(batch, this.limits.maxMessageBytes, this.limits.compactedTopic);
     if (problem) return Promise.reject(problem);
     if (!this.isLeader) return Promise.reject(this.notLeader());
     const r = this.host.propose(this.key, batch);

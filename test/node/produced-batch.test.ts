@@ -30,3 +30,20 @@ describe('what a client may produce', () => {
     expect(producedBatchProblem(encodeBatch({ records: [{ ...rec(0), value: Buffer.alloc(5000) }] }), 4096)?.code).toBe('MESSAGE_TOO_LARGE');
   });
 });
+
+describe('what a client may produce to a compacted topic', () => {
+  const keyed = (k: string | null) => ({ key: k === null ? null : Buffer.from(k), value: Buffer.from('v'), timestamp: 1 });
+
+  it('accepts keyed records, tombstones included', () => {
+    const batch = encodeBatch({ records: [keyed('a'), { ...keyed('b'), value: null }] });
+    expect(producedBatchProblem(batch, 1 << 20, 'users')).toBeUndefined();
+  });
+
+  it('refuses a batch with any keyless record, naming the topic and the record', () => {
+    const batch = encodeBatch({ records: [keyed('a'), keyed(null)] });
+    expect(producedBatchProblem(batch, 1 << 20, 'users')).toMatchObject({
+      code: 'INVALID_REQUEST', message: expect.stringMatching(/topic "users" is compacted .*record 1 of the batch has none/),
+    });
+    expect(producedBatchProblem(batch, 1 << 20)).toBeUndefined(); // the same batch is fine on a delete-policy topic
+  });
+});
