@@ -212,5 +212,12 @@ async function forEachBatch(ctx: PassContext, seg: CleanableSegment, fn: (batch:
     }
     offset = r.nextOffset;
     await ctx.options.throttle.acquire(r.records.length + written);
+    // Even unthrottled, let I/O callbacks (the Raft loop's fsyncs, gRPC) run between chunks: a
+    // resolved promise alone would keep the event loop for the whole pass.
+    await yieldToEventLoop();
   }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
