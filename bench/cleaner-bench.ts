@@ -82,7 +82,7 @@ async function run(mode: string, limit: number | null): Promise<Run> {
   let result: CleanerResult | undefined;
   const throttle = new IoThrottle(limit);
   const t = performance.now();
-  const cleaning = cleanLog(log, { cleanableEndOffset: log.logEndOffset, deleteRetentionMs: 0, nowMs: Date.now(), throttle })
+  const cleaning = cleanLog(log, { cleanableEndOffset: log.logEndOffset, tombstoneHorizonOffset: log.logEndOffset, deleteRetentionMs: 0, nowMs: Date.now(), throttle })
     .then((r) => {
       result = r;
       return performance.now() - t;

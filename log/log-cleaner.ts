@@ -16,7 +16,8 @@
 //   1. read the pass and map each key to the offset of its latest record;
 //   2. write a cleaned copy of every segment that loses a record into a staging directory
 //      (records kept: the latest of their key; tombstones only until their batch's maxTimestamp +
-//      delete.retention.ms <= now; keyless records are dropped, as Kafka's cleaner does);
+//      delete.retention.ms <= now and they lie below the tombstone horizon, i.e. every replica has
+//      them; keyless records are dropped, as Kafka's cleaner does);
 //   3. swap all staged segments in at once (cleaner-swap.ts; a synchronous step in PartitionLog
 //      that first checks the log did not change under the pass, else abandons it).
 // Because the swap is all-or-nothing and a pass always starts at the log start, a tombstone is
@@ -46,6 +47,13 @@ export interface CleanerOptions {
   readonly cleanableEndOffset: number;
   /** How long a tombstone survives after its batch's max timestamp (topic delete.retention.ms). */
   readonly deleteRetentionMs: number;
+  /**
+   * Tombstones at or above this offset are kept whatever their age. node/ passes the offset below
+   * which every replica holds every batch (replicated through Raft), so that no replica drops a
+   * tombstone that another has not received yet (that one would keep the older value). Pass the
+   * log end offset for a log that is not replicated.
+   */
+  readonly tombstoneHorizonOffset: number;
   /** The time a tombstone's age is measured against (injected: tests and determinism). */
   readonly nowMs: number;
   readonly throttle: IoThrottle;
@@ -67,6 +75,11 @@ export interface CleanerResult {
   readonly recordsRemoved: number;
   readonly tombstonesRemoved: number;
   readonly keylessRemoved: number;
+  /**
+   * Lowest offset of an expired tombstone kept only because it is not below the tombstone horizon
+   * (null if none): a pass once the horizon has passed it can drop it, even with no new data.
+   */
+  readonly heldBackTombstoneOffset: number | null;
 }
 
 /** The log moved under a pass; the pass is dropped and a later one starts over. */
@@ -83,13 +96,14 @@ interface Counts {
   recordsRemoved: number;
   tombstonesRemoved: number;
   keylessRemoved: number;
+  heldBackTombstoneOffset: number | null;
 }
 
 /** Runs one cleaner pass over `log`. Never throws for a log that changed or closed meanwhile. */
 export async function cleanLog(log: PartitionLog, options: CleanerOptions): Promise<CleanerResult> {
   const planned = log.cleanableSegments(options.cleanableEndOffset);
   const none = { cleanedThroughOffset: planned[0]?.baseOffset ?? log.logStartOffset, segmentsRewritten: 0, bytesBefore: 0, bytesAfter: 0 };
-  const zero: Counts = { recordsRemoved: 0, tombstonesRemoved: 0, keylessRemoved: 0 };
+  const zero: Counts = { recordsRemoved: 0, tombstonesRemoved: 0, keylessRemoved: 0, heldBackTombstoneOffset: null };
   if (planned.length === 0) return { outcome: 'nothing-to-clean', ...none, ...zero };
   const chunkBytes = options.readChunkBytes ?? cleanerReadChunkBytesDefault;
   let ctx: PassContext = { log, options, chunkBytes, pass: planned };
@@ -178,7 +192,7 @@ async function stageCleanedSegments(ctx: PassContext, latest: ReadonlyMap<string
 }
 
 function recordsToKeep(batch: Buffer, header: BatchHeader, latest: ReadonlyMap<string, number>, o: CleanerOptions, counts: Counts): RecordSpan[] {
-  const tombstoneExpired = header.maxTimestamp + o.deleteRetentionMs <= o.nowMs;
+  const tombstonesExpired = header.maxTimestamp + o.deleteRetentionMs <= o.nowMs;
   return recordSpans(batch, header).filter((r) => {
     if (r.key === null) {
       counts.keylessRemoved += 1;
@@ -186,7 +200,9 @@ function recordsToKeep(batch: Buffer, header: BatchHeader, latest: ReadonlyMap<s
     }
     const newest = latest.get(r.key.toString('latin1'));
     assert(newest !== undefined && newest >= r.offset, `key at offset ${r.offset} missing from the pass's key map`);
-    const keep = newest === r.offset && !(r.isTombstone && tombstoneExpired);
+    const expired = newest === r.offset && r.isTombstone && tombstonesExpired;
+    const keep = newest === r.offset && !(expired && r.offset < o.tombstoneHorizonOffset);
+    if (expired && keep) counts.heldBackTombstoneOffset ??= r.offset; // records come in offset order
     if (!keep) counts.recordsRemoved += 1;
     if (!keep && newest === r.offset) counts.tombstonesRemoved += 1;
     return keep;

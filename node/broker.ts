@@ -279,8 +279,9 @@ export class Broker implements ReplicaDirectory {
     for (const p of this.partitions.values()) {
       const { config } = p.topic;
       if (config.cleanupPolicy.includes('compact')) {
+        p.replica.maybeAdvanceTombstoneHorizon();
         compacted.push({
-          key: p.replica.key, topic: p.topic.name, log: p.log, highWatermark: p.replica.hw,
+          key: p.replica.key, topic: p.topic.name, log: p.log, highWatermark: p.replica.hw, tombstoneHorizon: p.replica.tombstoneHorizon,
           deleteRetentionMs: config.deleteRetentionMs, minCleanableDirtyRatio: config.minCleanableDirtyRatio,
         });
       }

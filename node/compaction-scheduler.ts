@@ -9,7 +9,8 @@
  * cleaner's disk use is bounded per node however many partitions are compacted. A partition is
  * cleaned once the share of its cleanable bytes written since its last pass reaches the topic's
  * min.cleanable.dirty.ratio (Kafka's rule; remembered in memory, so after a restart the first pass
- * treats everything as dirty).
+ * treats everything as dirty), or once the replicated tombstone horizon has passed a tombstone the
+ * last pass had to keep (it expired, but not every replica had it yet).
  */
 import type { Logger } from 'pino';
 import { cleanLog, type CleanableSegment, type IoThrottle, type PartitionLog } from '../log/index.js';
@@ -21,6 +22,8 @@ export interface CompactionTarget {
   readonly log: PartitionLog;
   /** Only committed data is cleaned (it can never be cut by Raft). */
   readonly highWatermark: number;
+  /** Tombstones below it may go (PartitionReplica.tombstoneHorizon: every replica has them). */
+  readonly tombstoneHorizon: number;
   readonly deleteRetentionMs: number;
   readonly minCleanableDirtyRatio: number;
 }
@@ -46,8 +49,8 @@ export function dirtyRatio(cleanable: readonly CleanableSegment[], cleanedThroug
 export class CompactionScheduler {
   private round: Promise<void> | null = null;
   private stopped = false;
-  /** End offset of each partition's last completed pass. */
-  private readonly cleanedThrough = new Map<string, number>();
+  /** Each partition's last completed pass: where it ended, and the first tombstone it held back. */
+  private readonly lastPass = new Map<string, { cleanedThrough: number; heldBackTombstoneOffset: number | null }>();
 
   constructor(private readonly options: CompactionSchedulerOptions) {}
 
@@ -61,7 +64,7 @@ export class CompactionScheduler {
 
   /** Forgets a partition that is no longer hosted. */
   forget(key: string): void {
-    this.cleanedThrough.delete(key);
+    this.lastPass.delete(key);
   }
 
   /**
@@ -86,14 +89,16 @@ export class CompactionScheduler {
   }
 
   private async maybeClean(t: CompactionTarget): Promise<void> {
-    const through = this.cleanedThrough.get(t.key) ?? 0;
-    const ratio = dirtyRatio(t.log.cleanableSegments(t.highWatermark), through);
-    if (ratio === 0 || ratio < t.minCleanableDirtyRatio) return;
+    const last = this.lastPass.get(t.key);
+    const ratio = dirtyRatio(t.log.cleanableSegments(t.highWatermark), last?.cleanedThrough ?? 0);
+    const heldBack = last?.heldBackTombstoneOffset ?? null;
+    const tombstonesDue = heldBack !== null && t.tombstoneHorizon > heldBack;
+    if (!tombstonesDue && (ratio === 0 || ratio < t.minCleanableDirtyRatio)) return;
     const startedMs = performance.now();
     const r = await cleanLog(t.log, {
-      cleanableEndOffset: t.highWatermark, deleteRetentionMs: t.deleteRetentionMs, nowMs: this.options.nowMs(), throttle: this.options.throttle,
+      cleanableEndOffset: t.highWatermark, tombstoneHorizonOffset: t.tombstoneHorizon, deleteRetentionMs: t.deleteRetentionMs, nowMs: this.options.nowMs(), throttle: this.options.throttle,
     });
-    if (r.outcome === 'cleaned') this.cleanedThrough.set(t.key, r.cleanedThroughOffset);
+    if (r.outcome === 'cleaned') this.lastPass.set(t.key, { cleanedThrough: r.cleanedThroughOffset, heldBackTombstoneOffset: r.heldBackTombstoneOffset });
     this.options.log.info({
       partition: t.key, topic: t.topic, dirtyRatio: Number(ratio.toFixed(3)), ms: Math.round(performance.now() - startedMs), ...r,
     }, `log cleaner pass ${r.outcome}`);

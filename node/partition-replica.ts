@@ -11,7 +11,7 @@
 import { firstKeylessRecord, isLogError, validateBatch, type PartitionLog } from '../log/index.js';
 import type { Entry, Index, Status } from '../raft/index.js';
 import { CommitWaiters } from './commit-waiters.js';
-import { logStartBatch, logStartOf } from './raft-entry-batch.js';
+import { controlTypeLogStart, logStartBatch, offsetDecisionOf, tombstoneHorizonBatch } from './raft-entry-batch.js';
 import { retentionStartOffset, type RetentionConfig } from './retention-policy.js';
 import type { GroupApplier, RaftHost } from './raft-host.js';
 import type { PartitionRaftStorage } from './partition-raft-storage.js';
@@ -77,6 +77,10 @@ export class PartitionReplica implements GroupApplier {
   private fetchWaiters: FetchWaiter[] = [];
   /** Highest log start this replica proposed as leader (so a pending decision is not re-proposed). */
   private logStartProposed = 0;
+  /** The committed tombstone horizon (0 until one commits after this replica opened). */
+  private horizon = 0;
+  /** Highest horizon this replica proposed as leader. */
+  private horizonProposed = 0;
 
   constructor(
     readonly key: string,
@@ -165,8 +169,9 @@ export class PartitionReplica implements GroupApplier {
     this.waitingForCommit.settleThrough(last, (i) => entries[i - first]?.term);
     for (const e of entries) {
       if (e.type !== 'normal') continue;
-      const start = logStartOf(e.data);
-      if (start !== undefined) this.applyLogStart(start);
+      const decision = offsetDecisionOf(e.data);
+      if (decision?.type === controlTypeLogStart) this.applyLogStart(decision.offset);
+      else if (decision !== undefined) this.horizon = Math.max(this.horizon, decision.offset);
     }
     const hw = this.storage.endOffsetOf(last);
     if (hw < this.highWatermark) throw new Error(`high watermark of ${this.key} would move back from ${this.highWatermark} to ${hw}`);
@@ -183,7 +188,10 @@ export class PartitionReplica implements GroupApplier {
 
   onStatus(status: Status): void {
     // A proposal made in an earlier leadership may have been replaced: allow proposing again.
-    if (status.role === 'leader' && this.status?.role !== 'leader') this.logStartProposed = 0;
+    if (status.role === 'leader' && this.status?.role !== 'leader') {
+      this.logStartProposed = 0;
+      this.horizonProposed = 0;
+    }
     this.status = status;
   }
 
@@ -199,6 +207,34 @@ export class PartitionReplica implements GroupApplier {
     if (!r?.ok) return undefined;
     this.logStartProposed = start;
     return start;
+  }
+
+  /**
+   * Compaction may drop a tombstone only below this offset: every member of the group held every
+   * batch below it when the leader proposed it. Each replica's cleaner drops tombstones on its own,
+   * and a replica that had not yet received a tombstone would get the leader's batch without it and
+   * keep the older value it already held (a deleted key back from the dead on that replica). With
+   * the horizon, a tombstone goes only once everyone has it. The same on every replica (committed
+   * through Raft); 0 after a restart until the next one commits, which only keeps tombstones longer.
+   */
+  get tombstoneHorizon(): number {
+    return this.horizon;
+  }
+
+  /**
+   * Compaction, on the leader: propose the offset below which every member (learners too) holds
+   * every committed batch, if it moved. Returns the proposed offset, if any.
+   */
+  maybeAdvanceTombstoneHorizon(): number | undefined {
+    const status = this.host.status(this.key);
+    if (status?.role !== 'leader' || !status.progress || status.progress.size === 0) return undefined;
+    const held = Math.min(status.commit, ...[...status.progress.values()].map((p) => p.match));
+    const offset = this.storage.endOffsetOf(held);
+    if (offset <= this.horizon || offset <= this.horizonProposed) return undefined;
+    const r = this.host.propose(this.key, tombstoneHorizonBatch(offset));
+    if (!r?.ok) return undefined;
+    this.horizonProposed = offset;
+    return offset;
   }
 
   /** A committed log-start decision: the loop compacts through the entry that ends at `start`. */

@@ -57,7 +57,7 @@ describe('consumer on a compacted log', () => {
       log.append(encodeBatch({ records: [rec('a', 'a1'), rec('b', 'b1'), rec('a', 'a2')] }));
       log.append(encodeBatch({ records: [rec('b', 'b2'), rec('c', 'c1'), rec('d', 'd0')] }));
       await log.flush();
-      await cleanLog(log, { cleanableEndOffset: log.logEndOffset, deleteRetentionMs: 0, nowMs: 2, throttle: new IoThrottle(null) });
+      await cleanLog(log, { cleanableEndOffset: log.logEndOffset, tombstoneHorizonOffset: log.logEndOffset, deleteRetentionMs: 0, nowMs: 2, throttle: new IoThrottle(null) });
       const batches = readAll(log);
       await log.close();
       expect(batches.map((b) => readBatchHeader(b).recordCount)).toEqual([0, 2, 3]); // the last segment is active

@@ -63,38 +63,58 @@ describe('compaction (cleanup.policy compact) on a 3-node cluster', () => {
     expect(keyless).toBeInstanceOf(FerryError);
     expect(keyless).toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringMatching(/topic "kv" is compacted/) });
 
-    // One follower is down while most data is written and compacted: it catches up later by
-    // replication of the leader's already-compacted batches.
+    const expected = new Map<string, [number, string]>();
+    const write = async (records: Array<{ key: string; value: string | null }>): Promise<void> => {
+      for (let i = 0; i < records.length; i += 40) {
+        const chunk = records.slice(i, i + 40);
+        const sent = await Promise.all(chunk.map((w) => producer.send(topic, { ...w, partition: 0 })));
+        sent.forEach((m, k) => {
+          const w = chunk[k]!;
+          if (w.value === null) expected.delete(w.key);
+          else expected.set(w.key, [m.offset, w.value.slice(0, 12)]);
+        });
+      }
+    };
+    const value = (i: number): string => `v${String(i).padStart(4, '0')}`.padEnd(1000, '.');
+    const filler = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ key: `k${2 + ((from + i) % 10)}`, value: value(from + i) }));
     const leaderId = await until('a leader', async () => {
       const id = (await f.client.admin.describeTopic(topic))[0]!.leaderId;
       return id > 0 ? id : undefined;
     });
     const lagging = f.cluster.ids.find((id) => id !== leaderId)!;
-    await f.cluster.kill(lagging);
-
-    const expected = new Map<string, [number, string]>();
-    const writes = Array.from({ length: 360 }, (_, i) => ({ key: `k${i % 12}`, value: i % 17 === 5 ? null : `v${String(i).padStart(4, '0')}`.padEnd(1000, '.') }));
-    for (let i = 0; i < writes.length; i += 40) {
-      const sent = await Promise.all(writes.slice(i, i + 40).map((w) => producer.send(topic, { ...w, partition: 0 })));
-      sent.forEach((m, k) => {
-        const w = writes[i + k]!;
-        if (w.value === null) expected.delete(w.key);
-        else expected.set(w.key, [m.offset, w.value.slice(0, 12)]);
-      });
-    }
-    const written = writes.reduce((n, w) => n + (w.value?.length ?? 0), 0);
     const live = f.cluster.ids.filter((id) => id !== lagging);
+
+    // Every replica holds a first value of every key; then one follower goes down while k0 and k1
+    // are deleted and the rest is rewritten and compacted. It must not bring k0/k1 back later.
+    await write(Array.from({ length: 12 }, (_, i) => ({ key: `k${i}`, value: value(i) })));
+    const firstHw = Number((await describeOn(leaderId)).highWatermark);
+    await until('every replica to hold the first values', async () =>
+      ((await Promise.all(f.cluster.ids.map(describeOn))).every((d) => Number(d.highWatermark) >= firstHw) ? true : undefined));
+    await f.cluster.kill(lagging);
+    const writes = Array.from({ length: 360 }, (_, i) => ({ key: `k${i % 12}`, value: i % 17 === 5 ? null : value(i) }));
+    await write([...writes, { key: 'k0', value: null }, { key: 'k1', value: null }, ...filler(1000, 80)]);
+    const written = writes.reduce((n, w) => n + (w.value?.length ?? 0), 0);
     await until('the live replicas to compact', async () => {
-      const sizes = await Promise.all(live.map(async (id) => (await describeOn(id)).sizeBytes));
-      return sizes.every((s) => Number(s) < written / 2) ? sizes : undefined;
+      const sizes = await Promise.all(live.map(async (id) => Number((await describeOn(id)).sizeBytes)));
+      return sizes.every((s) => s < written / 2) ? sizes : undefined;
     }, 30_000);
+    // Expired (delete.retention.ms 0), but the down replica never got them: the tombstones stay.
+    const liveHw = Number((await describeOn(leaderId)).highWatermark);
+    for (const id of live) expect((await latestOn(id, liveHw)).get('k0')?.[1], `node ${id}`).toBeNull();
 
     f.cluster.startNode(lagging);
     const hw = Number((await describeOn(leaderId)).highWatermark);
     await until('the restarted follower to catch up', async () => (Number((await describeOn(lagging)).highWatermark) >= hw ? true : undefined), 30_000);
+    // New data rolls segments, so every replica cleans again, now below an advanced horizon.
+    await write(filler(2000, 80));
+    const finalHw = Number((await describeOn(leaderId)).highWatermark);
+    await until('every replica to drop the k0/k1 tombstones', async () => {
+      const views = await Promise.all(f.cluster.ids.map((id) => latestOn(id, finalHw)));
+      return views.every((v) => !v.has('k0') && !v.has('k1')) ? true : undefined;
+    }, 30_000);
 
     for (const id of f.cluster.ids) {
-      const latest = await latestOn(id, hw);
+      const latest = await latestOn(id, finalHw);
       expect(liveValues(latest), `node ${id}`).toEqual(expected);
     }
     // Replication carried compacted bytes: the restarted follower holds far less than was written.

@@ -5,7 +5,8 @@
 // * control batches are byte for byte as written;
 // * every record served is one that was written, at the offset it was given;
 // * for every key, the latest record served is exactly the latest one written (value at its
-//   original offset), or, for a tombstone, the tombstone or nothing once it could have expired;
+//   original offset), or, for a tombstone, the tombstone or nothing once it could have expired
+//   and lay below a tombstone horizon some pass was given;
 // * below the end of the last completed pass, no key has two records (compaction did its job).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +23,7 @@ type Op =
   | { kind: 'write'; records: Array<{ key: number; value: string | null }> }
   | { kind: 'control' }
   | { kind: 'tick'; ms: number }
-  | { kind: 'clean'; crash: { step: CleanerStep; nth: number } | null }
+  | { kind: 'clean'; crash: { step: CleanerStep; nth: number } | null; horizonPick: number }
   | { kind: 'reopen' };
 
 const steps: CleanerStep[] = ['segment-staged', 'staged', 'manifest-written', 'file-renamed', 'renames-done'];
@@ -36,6 +37,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({
     kind: fc.constant('clean' as const),
     crash: fc.option(fc.record({ step: fc.constantFrom(...steps), nth: fc.nat({ max: 3 }) }), { freq: 2 }),
+    horizonPick: fc.nat(),
   }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('reopen' as const) }) },
 );
@@ -56,17 +58,22 @@ interface RunState {
   readonly batches: Array<{ baseOffset: number; lastOffset: number; control: Buffer | null }>;
   /** End of the last pass that completed (everything below it is compacted as of that pass). */
   cleanedThrough: number;
+  /** Highest tombstone horizon any pass was given: no tombstone at or above it may go. */
+  horizonMax: number;
 }
 
 const throttle = new IoThrottle(null);
 
-async function clean(s: RunState, dir: string, crash: { step: CleanerStep; nth: number } | null): Promise<void> {
+/** A pass with the tombstone horizon at `horizonPick` mod (log end + 1). */
+async function clean(s: RunState, dir: string, crash: { step: CleanerStep; nth: number } | null, horizonPick: number): Promise<void> {
+  const tombstoneHorizonOffset = horizonPick % (s.log.logEndOffset + 1);
+  s.horizonMax = Math.max(s.horizonMax, tombstoneHorizonOffset);
   let seen = 0;
   const onStep = (step: CleanerStep): void => {
     if (crash !== null && step === crash.step && seen++ === crash.nth) throw new CrashHere(step);
   };
   try {
-    const r = await cleanLog(s.log, { cleanableEndOffset: s.log.logEndOffset, deleteRetentionMs, nowMs: s.nowMs, throttle, onStep });
+    const r = await cleanLog(s.log, { cleanableEndOffset: s.log.logEndOffset, tombstoneHorizonOffset, deleteRetentionMs, nowMs: s.nowMs, throttle, onStep });
     expect(r.outcome).not.toBe('abandoned');
     if (r.outcome === 'cleaned') s.cleanedThrough = r.cleanedThroughOffset;
   } catch (err) {
@@ -92,7 +99,7 @@ async function apply(s: RunState, dir: string, o: Op, i: number): Promise<void> 
   } else if (o.kind === 'tick') {
     s.nowMs += o.ms;
   } else if (o.kind === 'clean') {
-    await clean(s, dir, o.crash);
+    await clean(s, dir, o.crash, o.horizonPick);
   } else {
     await s.log.close();
     s.log = await PartitionLog.open(dir, config);
@@ -125,7 +132,10 @@ function check(s: RunState): void {
     const seen = served.filter((w) => w.key === key).at(-1);
     if (latest === undefined) expect(seen).toBeUndefined();
     else if (latest.value !== null || seen !== undefined) expect(seen).toEqual(latest);
-    else expect(latest.batchMaxTimestamp + deleteRetentionMs).toBeLessThanOrEqual(s.nowMs);
+    else {
+      expect(latest.batchMaxTimestamp + deleteRetentionMs).toBeLessThanOrEqual(s.nowMs);
+      expect(latest.offset).toBeLessThan(s.horizonMax);
+    }
   }
   const compacted = served.filter((w) => w.offset < s.cleanedThrough).map((w) => w.key);
   expect(new Set(compacted).size).toBe(compacted.length);
@@ -134,12 +144,14 @@ function check(s: RunState): void {
 describe('compaction property', () => {
   it('keeps exactly the latest record per key at its offset, through cleaner crashes at any step', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 80, size: 'max' }), async (ops) => {
+      fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 80, size: 'max' }), fc.nat(), async (ops, finalHorizon) => {
         const dir = tempDir('ferry-compact-');
         try {
-          const s: RunState = { log: await PartitionLog.open(dir, config), nowMs: 1_700_000_000_000, written: [], batches: [], cleanedThrough: 0 };
+          const s: RunState = {
+            log: await PartitionLog.open(dir, config), nowMs: 1_700_000_000_000, written: [], batches: [], cleanedThrough: 0, horizonMax: 0,
+          };
           for (const [i, o] of ops.entries()) await apply(s, dir, o, i);
-          await clean(s, dir, null); // a final uninterrupted pass
+          await clean(s, dir, null, finalHorizon); // a final uninterrupted pass
           check(s);
           await s.log.close();
         } finally {

@@ -20,7 +20,7 @@ function keyed(pairs: Array<[string | null, string | null]>, at = ts, header: { 
 }
 
 function options(log: PartitionLog, extra: Partial<CleanerOptions> = {}): CleanerOptions {
-  return { cleanableEndOffset: log.logEndOffset, deleteRetentionMs: 1_000, nowMs: ts + 100, throttle: unlimited, ...extra };
+  return { cleanableEndOffset: log.logEndOffset, tombstoneHorizonOffset: log.logEndOffset, deleteRetentionMs: 1_000, nowMs: ts + 100, throttle: unlimited, ...extra };
 }
 
 /** key → [offset, value] of every data record served, in offset order. */
@@ -82,13 +82,17 @@ describe('log cleaner', () => {
       await reopened.close();
     }));
 
-  it('keeps a tombstone until delete.retention.ms after its batch, then drops it with the values it shadowed', () =>
+  it('keeps a tombstone until delete.retention.ms after its batch and below the horizon, then drops it with the values it shadowed', () =>
     withTempDir(async (dir) => {
       const log = await openWith(dir, [keyed([['a', 'a1']], ts), keyed([['a', null]], ts + 10), keyed([['z', 'z1']], ts + 20)]);
       await cleanLog(log, options(log, { nowMs: ts + 10 + 999 }));
       expect(served(log)).toEqual([[1, 'a', null], [2, 'z', 'z1']]);
-      const r = await cleanLog(log, options(log, { nowMs: ts + 10 + 1_000 }));
-      expect(r).toMatchObject({ outcome: 'cleaned', tombstonesRemoved: 1 });
+      // Expired, but not below the tombstone horizon (some replica may not have it yet): kept.
+      const held = await cleanLog(log, options(log, { nowMs: ts + 10 + 1_000, tombstoneHorizonOffset: 1 }));
+      expect(held).toMatchObject({ tombstonesRemoved: 0, heldBackTombstoneOffset: 1 });
+      expect(served(log)).toEqual([[1, 'a', null], [2, 'z', 'z1']]);
+      const r = await cleanLog(log, options(log, { nowMs: ts + 10 + 1_000, tombstoneHorizonOffset: 2 }));
+      expect(r).toMatchObject({ outcome: 'cleaned', tombstonesRemoved: 1, heldBackTombstoneOffset: null });
       expect(served(log)).toEqual([[2, 'z', 'z1']]);
       await log.close();
     }));

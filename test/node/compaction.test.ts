@@ -48,7 +48,7 @@ describe('compaction under Raft', () => {
     leader.append(batches.map((b, i): Entry => ({ index: asIndex(2 + i), term: asTerm(2), type: 'normal', data: b })));
     await log.flush();
     const before = leader.entries(asIndex(2), asIndex(6), 1 << 20)!;
-    const r = await cleanLog(log, { cleanableEndOffset: log.logEndOffset, deleteRetentionMs: 0, nowMs: 0, throttle: new IoThrottle(null) });
+    const r = await cleanLog(log, { cleanableEndOffset: log.logEndOffset, tombstoneHorizonOffset: log.logEndOffset, deleteRetentionMs: 0, nowMs: 0, throttle: new IoThrottle(null) });
     expect(r).toMatchObject({ outcome: 'cleaned', recordsRemoved: 3 });
 
     // Same entries (index, term, offsets), thinner data; the first one is now an empty batch.
