@@ -20,6 +20,8 @@ export interface TopicConfig {
   readonly maxMessageBytes: number;
   /** How long tombstones survive compaction. */
   readonly deleteRetentionMs: number;
+  /** Compact a partition once this share of its cleanable bytes is new since the last pass. */
+  readonly minCleanableDirtyRatio: number;
 }
 
 export const topicNameMaxLength = 249;
@@ -33,6 +35,7 @@ export const defaultTopicConfig: TopicConfig = {
   segmentMs: 7 * dayMs,
   maxMessageBytes: 1024 * 1024 + 12,
   deleteRetentionMs: dayMs,
+  minCleanableDirtyRatio: 0.5,
 };
 
 interface KeySpec {
@@ -41,6 +44,12 @@ interface KeySpec {
 }
 
 class ConfigRuleError extends Error {}
+
+function ratio(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new ConfigRuleError(`must be a number in 0-1, got "${text}"`);
+  return n;
+}
 
 function integer(min: number, max: number, allowMinusOne = false) {
   return (text: string): number => {
@@ -69,6 +78,7 @@ const keySpecs: Readonly<Record<string, KeySpec>> = {
   'segment.ms': { field: 'segmentMs', parse: integer(1_000, Number.MAX_SAFE_INTEGER) },
   'max.message.bytes': { field: 'maxMessageBytes', parse: integer(1024, 64 * 1024 * 1024) },
   'delete.retention.ms': { field: 'deleteRetentionMs', parse: integer(0, Number.MAX_SAFE_INTEGER) },
+  'min.cleanable.dirty.ratio': { field: 'minCleanableDirtyRatio', parse: ratio },
 };
 
 export const topicConfigKeys: readonly string[] = Object.keys(keySpecs);

@@ -1,6 +1,12 @@
 // Public surface of log/: the partition log, the RecordBatch v2 codec, and the error vocabulary.
 export { PartitionLog } from './partition-log.js';
-export type { AppendOptions, AppendResult, PartitionLogConfig, ReadResult } from './partition-log.js';
+export type { AppendOptions, AppendResult, CleanableSegment, PartitionLogConfig, ReadResult } from './partition-log.js';
+export { cleanLog, cleanerKeyMapEntriesMaxDefault } from './log-cleaner.js';
+export type { CleanerOptions, CleanerResult, CleanerStep } from './log-cleaner.js';
+export { cleanerStagingDirName } from './cleaner-swap.js';
+export { IoThrottle } from './io-throttle.js';
+export type { ThrottleClock } from './io-throttle.js';
+export { firstKeylessRecord } from './batch-records.js';
 export type { LogLogger, RecoveryCut, RecoveryReport } from './log-recovery.js';
 export type { StoredBatchHeader } from './segment.js';
 export { errorCodes, isLogError, LogError } from './errors.js';
@@ -16,7 +22,7 @@ export {
   readBatchHeader,
   validateBatch,
 } from './record-batch.js';
-export type { BatchHeader } from './record-batch.js';
+export type { BatchHeader, ValidateOptions } from './record-batch.js';
 export { decodeBatch, encodeBatch } from './record-codec.js';
 export type { BatchInput, DecodedBatch, DecodedRecord, RecordHeader, RecordInput } from './record-codec.js';
 export * as logLimits from './constants.js';

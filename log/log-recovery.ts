@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readRecoveryCheckpoint, type RecoveryCheckpoint } from './checkpoint-file.js';
+import { recoverSwap, type SwapRecovery } from './cleaner-swap.js';
 import { recoveryCheckpointFileName, segmentNameDigits } from './constants.js';
 import { isLogError } from './errors.js';
 import { Segment, type SegmentLimits } from './segment.js';
@@ -33,6 +34,8 @@ export interface RecoveryReport {
   /** Segments whose every batch was CRC-verified (and whose indexes were rebuilt) at open. */
   readonly segmentsScanned: number;
   readonly truncated: RecoveryCut | null;
+  /** A cleaner swap interrupted by a crash: completed (it had committed) or discarded (it had not). */
+  readonly cleanerSwap: SwapRecovery;
   readonly logStartOffset: number;
   readonly logEndOffset: number;
 }
@@ -86,6 +89,9 @@ export interface LoadedLog {
 
 export function loadSegments(dir: string, limits: SegmentLimits, nowMs: number, logger?: LogLogger): LoadedLog {
   fs.mkdirSync(dir, { recursive: true });
+  // First, so that segments are discovered as the swap left them: all old or all cleaned.
+  const cleanerSwap = recoverSwap(dir, (msg) => logger?.warn({ dir }, msg));
+  if (cleanerSwap !== 'none') logger?.info({ dir, cleanerSwap }, 'log recovery finished an interrupted cleaner swap');
   const bases = discoverSegments(dir);
   const { cp, problem } = loadCheckpoint(dir);
   const recoveryPoint = cp?.recoveryPointOffset ?? 0;
@@ -121,6 +127,7 @@ export function loadSegments(dir: string, limits: SegmentLimits, nowMs: number, 
     segmentsLoaded: segments.length,
     segmentsScanned: segments.filter((s) => scannedSet.has(s)).length,
     truncated,
+    cleanerSwap,
     logStartOffset: segments[0]?.baseOffset ?? 0,
     logEndOffset: last?.nextOffset ?? 0,
   };

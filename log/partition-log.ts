@@ -22,6 +22,7 @@ import { loadSegments, type LogLogger, type RecoveryReport } from './log-recover
 import { patchBaseOffset, patchLeaderEpoch, validateBatch } from './record-batch.js';
 import { Segment, type SegmentLimits, type StoredBatchHeader } from './segment.js';
 import { repairDamagedRange } from './repair.js';
+import { commitSwap, discardStaging, type StagedSegmentInfo, type SwapFaultHook } from './cleaner-swap.js';
 
 export interface PartitionLogConfig {
   /** Roll when a segment would pass this size. Default segmentBytesDefault. */
@@ -49,6 +50,21 @@ export interface AppendOptions {
   readonly expectedBaseOffset?: number;
   /** Stamp the partition leader epoch (Ferry: the Raft term) into the batch. */
   readonly leaderEpoch?: number;
+  /**
+   * Accept a batch without records: a replica's cleaner may have emptied it (compaction keeps
+   * every batch, one per Raft entry). For leader bytes only; producers never send one.
+   */
+  readonly allowEmpty?: boolean;
+}
+
+/** A sealed segment the cleaner may rewrite, as of cleanableSegments(). */
+export interface CleanableSegment {
+  readonly baseOffset: number;
+  readonly nextOffset: number;
+  readonly sizeBytes: number;
+  readonly createdMs: number;
+  /** The Segment object's identity: the swap refuses a segment that changed since. */
+  readonly serial: number;
 }
 
 export interface AppendResult {
@@ -190,9 +206,9 @@ export class PartitionLog {
    */
   append(batch: Buffer, options: AppendOptions = {}): AppendResult {
     this.checkUsable();
-    const header = validateBatch(batch, this.config.maxBatchBytes);
+    const { expectedBaseOffset, leaderEpoch, allowEmpty } = options;
+    const header = validateBatch(batch, this.config.maxBatchBytes, { allowEmpty });
     const baseOffset = this.logEnd;
-    const { expectedBaseOffset, leaderEpoch } = options;
     if (expectedBaseOffset !== undefined && (expectedBaseOffset !== baseOffset || header.baseOffset !== baseOffset)) {
       throw new LogError(
         'BASE_OFFSET_MISMATCH',
@@ -222,6 +238,70 @@ export class PartitionLog {
     return this.segments.map((s) => ({
       baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.sizeBytes, maxTimestamp: s.maxTimestamp, createdMs: s.createdMs,
     }));
+  }
+
+  /**
+   * Sealed segments the cleaner may rewrite: oldest first, each wholly below `endOffset` (the
+   * replica's high watermark: never uncommitted data) and below the recovery point (fsynced, with
+   * indexes written; this also keeps the active segment out).
+   */
+  cleanableSegments(endOffset: number): CleanableSegment[] {
+    this.checkUsable();
+    const out: CleanableSegment[] = [];
+    for (const s of this.segments) {
+      if (s === this.active || s.nextOffset > endOffset || s.nextOffset > this.recoveryPoint) break;
+      out.push({ baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.sizeBytes, createdMs: s.createdMs, serial: s.serial });
+    }
+    return out;
+  }
+
+  /** Whether a segment from cleanableSegments() is still there exactly as it was, undamaged. */
+  isUnchanged(p: CleanableSegment): boolean {
+    if (this.closed || this.failure !== null) return false;
+    const seg = this.segments.find((s) => s.baseOffset === p.baseOffset);
+    return seg !== undefined && seg !== this.active && seg.serial === p.serial && seg.sizeBytes === p.sizeBytes &&
+      seg.nextOffset === p.nextOffset && seg.nextOffset <= this.recoveryPoint &&
+      !this.damaged.some((d) => d.startOffset < seg.nextOffset && d.endOffset >= seg.baseOffset);
+  }
+
+  /** Segment limits of this log, for segments the cleaner builds. */
+  get segmentLimits(): SegmentLimits {
+    return { maxBatchBytes: this.config.maxBatchBytes, indexIntervalBytes: this.config.indexIntervalBytes };
+  }
+
+  /**
+   * The cleaner's swap, one synchronous step: if every planned segment is still the same Segment
+   * (same object, size and offsets; no damage found in it since), its staged copy replaces it on
+   * disk (cleaner-swap.ts) and in memory. Returns false, changing nothing but the staging
+   * directory, when the log moved under the pass (retention, truncation, reset, repair). `staged`
+   * must be closed, fdatasynced segments with indexes written, one per planned segment.
+   */
+  replaceWithCleaned(planned: readonly CleanableSegment[], staged: readonly StagedSegmentInfo[], hook?: SwapFaultHook): boolean {
+    this.checkUsable();
+    assert(staged.length > 0 && staged.length <= planned.length, `${staged.length} staged for ${planned.length} planned segments`);
+    if (!planned.every((p) => this.isUnchanged(p))) {
+      discardStaging(this.dir);
+      return false;
+    }
+    const targets = staged.map((st) => {
+      const p = planned.find((x) => x.baseOffset === st.baseOffset);
+      assert(p !== undefined && st.nextOffset === p.nextOffset, `staged ${st.baseOffset}..${st.nextOffset} matches no planned segment`);
+      return this.segments[this.segmentIndexFor(st.baseOffset)] as Segment;
+    });
+    try {
+      commitSwap(this.dir, staged, hook);
+      for (const old of targets) {
+        // Trusted: the cleaner wrote and synced the indexes with the data; they are still checked.
+        const { segment } = Segment.open(this.dir, old.baseOffset, this.config, old.createdMs, true);
+        assert(segment.nextOffset === old.nextOffset, `cleaned ${segment.describe()} does not end where ${old.describe()} did`);
+        this.segments[this.segments.indexOf(old)] = segment;
+        if (this.flushInFlight === null) old.close();
+        else this.retired.push(old); // its fd may be in a flush; the files are already replaced
+      }
+    } catch (err) {
+      throw this.fail(err);
+    }
+    return true;
   }
 
   /**

@@ -153,12 +153,21 @@ export function checkBatchFrame(buf: Buffer, pos: number, available: number, max
   return size;
 }
 
+export interface ValidateOptions {
+  /**
+   * Accept a batch with no records. Compaction keeps every batch (one Raft entry each) and may
+   * empty one, which Kafka's v2 format allows; such batches reach followers and consumers. A
+   * producer never sends one, so the produce path leaves this off.
+   */
+  readonly allowEmpty?: boolean;
+}
+
 /**
  * Full validation of one batch from an untrusted source (a producer or a peer): the buffer must
  * be exactly one batch, well framed, CRC-valid, uncompressed, and its records must walk cleanly
  * with the declared count and strictly increasing offset deltas. Returns the parsed header.
  */
-export function validateBatch(buf: Buffer, maxBatchBytes: number): BatchHeader {
+export function validateBatch(buf: Buffer, maxBatchBytes: number, options: ValidateOptions = {}): BatchHeader {
   if (buf.length > maxBatchBytes) {
     throw new LogError('BATCH_TOO_LARGE', `batch of ${buf.length} bytes exceeds maxBatchBytes ${maxBatchBytes}`, {
       sizeBytes: buf.length,
@@ -179,7 +188,7 @@ export function validateBatch(buf: Buffer, maxBatchBytes: number): BatchHeader {
       `batch uses compression codec ${header.attributes & attributeBits.compressionMask}; Ferry stores uncompressed batches only`,
     );
   }
-  walkRecords(buf, 0, header);
+  walkRecords(buf, 0, header, options.allowEmpty === true);
   return header;
 }
 
@@ -197,15 +206,16 @@ function checkLength(len: number, min: number, what: string): void {
  * Walks the records of an uncompressed batch without allocating: checks each record's framing,
  * that offset deltas strictly increase within [0, lastOffsetDelta], and the record count.
  */
-export function walkRecords(buf: Buffer, pos: number, header: BatchHeader): void {
+export function walkRecords(buf: Buffer, pos: number, header: BatchHeader, allowEmpty = false): void {
   const { recordCount, lastOffsetDelta } = header;
   if (lastOffsetDelta < 0) {
     throw new LogError('OFFSETS_OUT_OF_ORDER', `lastOffsetDelta ${lastOffsetDelta} is negative`);
   }
-  if (recordCount < 1 || recordCount > lastOffsetDelta + 1) {
+  const minRecords = allowEmpty ? 0 : 1;
+  if (recordCount < minRecords || recordCount > lastOffsetDelta + 1) {
     throw new LogError(
       'RECORD_COUNT_MISMATCH',
-      `record count ${recordCount} is impossible with lastOffsetDelta ${lastOffsetDelta} (need 1..${lastOffsetDelta + 1})`,
+      `record count ${recordCount} is impossible with lastOffsetDelta ${lastOffsetDelta} (need ${minRecords}..${lastOffsetDelta + 1})`,
     );
   }
   const batchEnd = pos + header.sizeBytes;

@@ -129,9 +129,12 @@ export function encodeBatch(input: BatchInput): Buffer {
   return buf;
 }
 
-/** Validates and decodes one batch. Keys/values are views into `buf` (copy them to keep). */
+/**
+ * Validates and decodes one batch. Keys/values are views into `buf` (copy them to keep). A batch
+ * emptied by compaction decodes to no records (readers skip to its lastOffset + 1).
+ */
 export function decodeBatch(buf: Buffer, maxBatchBytes = maxBatchBytesLimit): DecodedBatch {
-  validateBatch(buf, maxBatchBytes);
+  validateBatch(buf, maxBatchBytes, { allowEmpty: true });
   const header = readBatchHeader(buf, 0);
   const reader = new ByteReader(buf, batchPos.records, buf.length);
   const records: DecodedRecord[] = [];

@@ -23,7 +23,7 @@ export function repairDamagedRange(seg: Segment, range: CorruptRangeDetails, byt
     if (size < 12 || pos + size > bytes.length) throw mismatch(`batch at byte ${pos} overruns the bytes given`);
     let header;
     try {
-      header = validateBatch(bytes.subarray(pos, pos + size), maxBatchBytes);
+      header = validateBatch(bytes.subarray(pos, pos + size), maxBatchBytes, { allowEmpty: true });
     } catch (err) {
       throw mismatch(`batch at byte ${pos} is invalid: ${(err as Error).message}`);
     }

@@ -53,7 +53,14 @@ export function segmentFileName(baseOffset: number, ext: '.log' | '.index' | '.t
   return `${String(baseOffset).padStart(segmentNameDigits, '0')}${ext}`;
 }
 
+let segmentSerialNext = 1;
+
 export class Segment {
+  /**
+   * Identity of this Segment object: a reopened, recreated or swapped segment gets a new one, so a
+   * cleaner pass can tell that the segment it read is still the one in the log.
+   */
+  readonly serial = segmentSerialNext++;
   readonly logPath: string;
   readonly indexPath: string;
   readonly timeIndexPath: string;

@@ -28,7 +28,8 @@ export function checkStoredHeader(
   if (base !== expectedOffset) return `base offset ${base}, expected ${expectedOffset}`;
   const lastOffsetDelta = buf.readInt32BE(index + batchPos.lastOffsetDelta);
   const recordCount = buf.readInt32BE(index + batchPos.recordCount);
-  if (lastOffsetDelta < 0 || recordCount < 1 || recordCount > lastOffsetDelta + 1) {
+  // recordCount 0 is legal on disk: the cleaner keeps every batch and may empty one (log-cleaner.ts).
+  if (lastOffsetDelta < 0 || recordCount < 0 || recordCount > lastOffsetDelta + 1) {
     return `impossible lastOffsetDelta ${lastOffsetDelta} / record count ${recordCount}`;
   }
   return size;

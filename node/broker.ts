@@ -7,7 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { logLimits, PartitionLog } from '../log/index.js';
+import { IoThrottle, logLimits, PartitionLog } from '../log/index.js';
 import { asNodeId, type NodeId } from '../raft/index.js';
 import { partitionGroupKey, type MetadataState, type TopicInfo } from '../controller/metadata-state.js';
 import { ferryGrpc } from '../proto/load.js';
@@ -16,6 +16,7 @@ import { AdminService } from './admin-service.js';
 import { BrokerLiveness } from './broker-liveness.js';
 import { BrokerRegistration } from './broker-registration.js';
 import { ProducerIdAllocator } from './producer-id-allocator.js';
+import { CompactionScheduler, type CompactionTarget } from './compaction-scheduler.js';
 import { LeaderBalancer } from './leader-balancer.js';
 import { LeaderDirectory } from './leader-directory.js';
 import { noError, wireError } from './proto-errors.js';
@@ -28,7 +29,7 @@ import { DataService, type ReplicaDirectory } from './data-service.js';
 import { loadOrBootstrapGroup } from './group-bootstrap.js';
 import { GroupStateStore } from './group-state-store.js';
 import { PartitionRaftStorage } from './partition-raft-storage.js';
-import { PartitionReplica } from './partition-replica.js';
+import { PartitionReplica, type ReplicaLimits } from './partition-replica.js';
 import { PeerTransport } from './peer-transport.js';
 import { RaftHost } from './raft-host.js';
 import { ReplicaError } from './replica-error.js';
@@ -65,6 +66,7 @@ export class Broker implements ReplicaDirectory {
   private ticker: NodeJS.Timeout | undefined;
   private reporter: NodeJS.Timeout | undefined;
   private retention: NodeJS.Timeout | undefined;
+  private readonly compaction: CompactionScheduler;
   private stopping = false;
 
   private constructor(
@@ -81,7 +83,9 @@ export class Broker implements ReplicaDirectory {
     /** Who leads each group (this node's own groups and peers' reports). */
     readonly leaders: LeaderDirectory,
     readonly port: number,
-  ) {}
+  ) {
+    this.compaction = new CompactionScheduler({ throttle: new IoThrottle(config.cleanerBytesPerSec), log, nowMs: Date.now });
+  }
 
   static async start(config: NodeConfig, log: Logger, onFatal: (err: unknown) => void): Promise<Broker> {
     mkdirSync(config.dataDir, { recursive: true });
@@ -261,6 +265,7 @@ export class Broker implements ReplicaDirectory {
       this.host.removeGroup(key);
       hosted.replica.abortAll(`topic ${hosted.topic.name} was deleted`);
       this.partitions.delete(key);
+      this.compaction.forget(key);
       await hosted.log.close();
       this.store.deleteGroup(key);
       await this.store.commit();
@@ -269,23 +274,41 @@ export class Broker implements ReplicaDirectory {
     }
   }
 
-  /** Retention on the partitions this node leads (cleanup.policy delete); idle producer ids expire. */
+  /**
+   * Retention on the partitions this node leads (cleanup.policy delete), compaction on every
+   * replica it hosts of a compacted topic (each replica cleans its own committed log), and expiry
+   * of idle idempotent producers.
+   */
   private checkRetention(): void {
     const now = Date.now();
+    const compacted: CompactionTarget[] = [];
     for (const p of this.partitions.values()) {
       const expired = p.replica.expireProducers(now, this.config.producerIdExpirationMs);
       if (expired > 0) this.log.info({ partition: p.replica.key, expired }, 'idle idempotent producers forgotten');
-    }
-    for (const p of this.partitions.values()) {
-      if (!p.topic.config.cleanupPolicy.includes('delete')) continue;
-      const start = p.replica.maybeRetain(p.topic.config, now);
+      const { config } = p.topic;
+      if (config.cleanupPolicy.includes('compact')) {
+        p.replica.maybeAdvanceTombstoneHorizon();
+        compacted.push({
+          key: p.replica.key, topic: p.topic.name, log: p.log, highWatermark: p.replica.hw, tombstoneHorizon: p.replica.tombstoneHorizon,
+          deleteRetentionMs: config.deleteRetentionMs, minCleanableDirtyRatio: config.minCleanableDirtyRatio,
+        });
+      }
+      if (!config.cleanupPolicy.includes('delete')) continue;
+      const start = p.replica.maybeRetain(config, now);
       if (start !== undefined) this.log.info({ partition: p.replica.key, topic: p.topic.name, logStart: start }, 'retention: proposed a new log start');
     }
+    this.compaction.poke(compacted);
+  }
+
+  /** What the produce gate enforces for a topic's config. */
+  private static replicaLimits(topic: TopicInfo): ReplicaLimits {
+    const compacted = topic.config.cleanupPolicy.includes('compact');
+    return { maxMessageBytes: topic.config.maxMessageBytes, ...(compacted ? { compactedTopic: topic.name } : {}) };
   }
 
   /** A topic config change reaches a hosted replica without a restart. */
   private applyConfig(hosted: HostedPartition, topic: TopicInfo): void {
-    hosted.replica.setLimits({ maxMessageBytes: topic.config.maxMessageBytes });
+    hosted.replica.setLimits(Broker.replicaLimits(topic));
     hosted.log.setRollPolicy({ segmentBytes: topic.config.segmentBytes, segmentMs: topic.config.segmentMs });
     hosted.topic = topic;
     this.log.info({ partition: partitionGroupKey(topic.topicId, hosted.partition), topic: topic.name }, 'topic config applied');
@@ -319,7 +342,7 @@ export class Broker implements ReplicaDirectory {
       this.log.warn({ partition: key, topic: topic.name, damage: storage.damage, logEnd: plog.logEndOffset, lostLogEnd: storage.lostLogEnd },
         'damaged partition log cut at the first bad batch; the leader re-replicates the rest');
     }
-    const replica = new PartitionReplica(key, this.config.nodeId, this.host, storage, { maxMessageBytes: topic.config.maxMessageBytes });
+    const replica = new PartitionReplica(key, this.config.nodeId, this.host, storage, Broker.replicaLimits(topic));
     this.partitions.set(key, { topic, partition, replica, log: plog });
     this.host.addGroup(key, storage, replica);
     this.log.info({ partition: key, topic: topic.name, replicas }, 'partition replica opened');
@@ -337,6 +360,7 @@ export class Broker implements ReplicaDirectory {
     this.services.balancer.stop();
     clearInterval(this.reporter);
     clearInterval(this.retention);
+    const cleaning = this.compaction.stop(); // a running pass abandons once its log is closed below
     await this.transferLeadershipAway();
     clearInterval(this.ticker);
     this.host.stop();
@@ -359,6 +383,7 @@ export class Broker implements ReplicaDirectory {
     });
     for (const p of this.partitions.values()) await p.log.close();
     await this.controllerLog.close();
+    await cleaning;
     await this.store.close();
     this.log.info('node stopped');
   }

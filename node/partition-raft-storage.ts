@@ -220,7 +220,8 @@ export class PartitionRaftStorage implements Storage {
     for (const e of entries) {
       const isLocal = this.localProposals.has(e.data);
       const batch = e.type === 'normal' ? asBuffer(e.data) : controlBatchFor(e);
-      const expected = e.type === 'normal' && !isLocal ? { expectedBaseOffset: this.map.endOffset } : {};
+      // Leader bytes may come from a compacted log: a batch the leader's cleaner emptied is legal.
+      const expected = e.type === 'normal' && !isLocal ? { expectedBaseOffset: this.map.endOffset, allowEmpty: true } : {};
       try {
         const r = this.log.append(batch, { ...expected, leaderEpoch: e.term });
         this.map.append(e.index, e.term, r.lastOffset - r.baseOffset + 1);

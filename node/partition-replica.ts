@@ -8,10 +8,10 @@
  * leader has not yet decided), the outcome is unknown and the answer says so (TIMEOUT): the
  * caller must not assume either way. The chaos checker relies on this distinction.
  */
-import { isLogError, readBatchHeader, validateBatch, type BatchHeader, type PartitionLog } from '../log/index.js';
+import { firstKeylessRecord, isLogError, readBatchHeader, validateBatch, type BatchHeader, type PartitionLog } from '../log/index.js';
 import type { Entry, Index, Status } from '../raft/index.js';
 import { CommitWaiters } from './commit-waiters.js';
-import { logStartBatch, logStartOf } from './raft-entry-batch.js';
+import { controlTypeLogStart, logStartBatch, logStartOf, offsetDecisionOf, tombstoneHorizonBatch } from './raft-entry-batch.js';
 import { retentionStartOffset, type RetentionConfig } from './retention-policy.js';
 import type { GroupApplier, RaftHost } from './raft-host.js';
 import type { PartitionRaftStorage } from './partition-raft-storage.js';
@@ -26,9 +26,11 @@ export type Acks = 'all' | 'leader' | 'none';
  * own Raft records, and a client one would be read back as one), an idempotent producer's id,
  * epoch and sequence in range (or all three -1), and dense offsets 0..n-1 (gaps are legal only in
  * compacted stored batches; a client batch with a 2^31 gap would burn offsets and force a segment
- * per batch). Returns the header of an acceptable batch.
+ * per batch). On a compacted topic (`compactedTopic` names it) every record needs a key:
+ * compaction keeps the latest record per key, and a keyless one has none (Kafka refuses them the
+ * same way). Returns the header of an acceptable batch.
  */
-export function checkProducedBatch(batch: Buffer, maxMessageBytes: number): ReplicaError | BatchHeader {
+export function checkProducedBatch(batch: Buffer, maxMessageBytes: number, compactedTopic?: string): ReplicaError | BatchHeader {
   let header;
   try {
     header = validateBatch(batch, maxMessageBytes);
@@ -52,6 +54,12 @@ export function checkProducedBatch(batch: Buffer, maxMessageBytes: number): Repl
     return new ReplicaError('CORRUPT_MESSAGE',
       `batch has ${header.recordCount} records but lastOffsetDelta ${header.lastOffsetDelta}: offset deltas must be 0..n-1`);
   }
+  const keyless = compactedTopic === undefined ? null : firstKeylessRecord(batch, header);
+  if (keyless !== null) {
+    // INVALID_REQUEST (not retriable as is): the request names a field the topic's policy forbids.
+    return new ReplicaError('INVALID_REQUEST',
+      `topic "${compactedTopic}" is compacted (cleanup.policy includes compact), so every record needs a key; record ${keyless} of the batch has none`);
+  }
   return header;
 }
 
@@ -63,6 +71,8 @@ interface FetchWaiter {
 export interface ReplicaLimits {
   /** Largest batch accepted, in bytes (the topic's max.message.bytes). */
   readonly maxMessageBytes: number;
+  /** The topic's name when its cleanup.policy includes compact: keyless records are refused. */
+  readonly compactedTopic?: string;
 }
 
 /** Idempotent producer ids remembered per partition (least recently written dropped first). */
@@ -87,6 +97,10 @@ export class PartitionReplica implements GroupApplier {
    * of a leadership, dropped when leadership changes (a leader's log only grows while it leads).
    */
   private leaderView: ProducerStateTable | undefined;
+  /** The committed tombstone horizon (0 until one commits after this replica opened). */
+  private horizon = 0;
+  /** Highest horizon this replica proposed as leader. */
+  private horizonProposed = 0;
 
   constructor(
     readonly key: string,
@@ -167,7 +181,7 @@ export class PartitionReplica implements GroupApplier {
    * original's offset once that is acknowledged as `acks` asks.
    */
   produce(batch: Buffer, acks: Acks, timeoutMs: number): Promise<number> {
-    const header = checkProducedBatch(batch, this.limits.maxMessageBytes);
+    const header = checkProducedBatch(batch, this.limits.maxMessageBytes, this.limits.compactedTopic);
     if (header instanceof ReplicaError) return Promise.reject(header);
     if (!this.isLeader) return Promise.reject(this.notLeader());
     let view: ProducerStateTable | undefined;
@@ -247,10 +261,12 @@ export class PartitionReplica implements GroupApplier {
       if (e.type !== 'normal') continue;
       const header = readBatchHeader(Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
       if (header.isControl) {
-        const start = logStartOf(e.data);
-        if (start !== undefined) {
-          this.producers.prune(start);
-          this.applyLogStart(start);
+        const decision = offsetDecisionOf(e.data);
+        if (decision?.type === controlTypeLogStart) {
+          this.producers.prune(decision.offset);
+          this.applyLogStart(decision.offset);
+        } else if (decision !== undefined) {
+          this.horizon = Math.max(this.horizon, decision.offset);
         }
       } else if (header.producerId >= 0) {
         this.producers.record(header, e.index, header.baseOffset);
@@ -271,7 +287,10 @@ export class PartitionReplica implements GroupApplier {
 
   onStatus(status: Status): void {
     // A proposal made in an earlier leadership may have been replaced: allow proposing again.
-    if (status.role === 'leader' && this.status?.role !== 'leader') this.logStartProposed = 0;
+    if (status.role === 'leader' && this.status?.role !== 'leader') {
+      this.logStartProposed = 0;
+      this.horizonProposed = 0;
+    }
     if (status.role !== this.status?.role || status.term !== this.status.term) this.leaderView = undefined;
     this.status = status;
   }
@@ -298,6 +317,34 @@ export class PartitionReplica implements GroupApplier {
   expireProducers(nowMs: number, idleMs: number): number {
     this.leaderView?.expireIdle(nowMs, idleMs);
     return this.producers.expireIdle(nowMs, idleMs);
+  }
+
+  /**
+   * Compaction may drop a tombstone only below this offset: every member of the group held every
+   * batch below it when the leader proposed it. Each replica's cleaner drops tombstones on its own,
+   * and a replica that had not yet received a tombstone would get the leader's batch without it and
+   * keep the older value it already held (a deleted key back from the dead on that replica). With
+   * the horizon, a tombstone goes only once everyone has it. The same on every replica (committed
+   * through Raft); 0 after a restart until the next one commits, which only keeps tombstones longer.
+   */
+  get tombstoneHorizon(): number {
+    return this.horizon;
+  }
+
+  /**
+   * Compaction, on the leader: propose the offset below which every member (learners too) holds
+   * every committed batch, if it moved. Returns the proposed offset, if any.
+   */
+  maybeAdvanceTombstoneHorizon(): number | undefined {
+    const status = this.host.status(this.key);
+    if (status?.role !== 'leader' || !status.progress || status.progress.size === 0) return undefined;
+    const held = Math.min(status.commit, ...[...status.progress.values()].map((p) => p.match));
+    const offset = this.storage.endOffsetOf(held);
+    if (offset <= this.horizon || offset <= this.horizonProposed) return undefined;
+    const r = this.host.propose(this.key, tombstoneHorizonBatch(offset));
+    if (!r?.ok) return undefined;
+    this.horizonProposed = offset;
+    return offset;
   }
 
   /** A committed log-start decision: the loop compacts through the entry that ends at `start`. */

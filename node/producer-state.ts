@@ -23,12 +23,15 @@ export const batchesRetainedPerProducer = 5;
 /** Sequence numbers are non-negative int32 and wrap to 0 after the maximum, as in Kafka. */
 const sequenceModulus = 2 ** 31;
 
-/** The header fields of a produced batch that idempotence looks at. */
+/**
+ * The header fields of a produced batch that idempotence looks at. The last sequence comes from
+ * lastOffsetDelta, not the record count: compaction may empty a batch but keeps its header.
+ */
 export interface ProducerBatchHeader {
   readonly producerId: number;
   readonly producerEpoch: number;
   readonly baseSequence: number;
-  readonly recordCount: number;
+  readonly lastOffsetDelta: number;
   readonly maxTimestamp: number;
 }
 
@@ -54,8 +57,8 @@ export type SequenceVerdict =
   | { readonly kind: 'duplicate'; readonly batch: ProducerBatch }
   | { readonly kind: 'reject'; readonly code: 'OUT_OF_ORDER_SEQUENCE' | 'PRODUCER_FENCED' | 'UNKNOWN_PRODUCER_ID'; readonly message: string };
 
-export function lastSequenceOf(baseSequence: number, recordCount: number): number {
-  return (baseSequence + recordCount - 1) % sequenceModulus;
+export function lastSequenceOf(baseSequence: number, lastOffsetDelta: number): number {
+  return (baseSequence + lastOffsetDelta) % sequenceModulus;
 }
 
 function nextSequence(seq: number): number {
@@ -83,7 +86,7 @@ export class ProducerStateTable {
   /** Whether a batch with this header may be appended now, is a retry of one already in, or neither. */
   check(h: ProducerBatchHeader): SequenceVerdict {
     const firstSeq = h.baseSequence;
-    const lastSeq = lastSequenceOf(firstSeq, h.recordCount);
+    const lastSeq = lastSequenceOf(firstSeq, h.lastOffsetDelta);
     const e = this.producers.get(h.producerId);
     if (!e) {
       if (firstSeq === 0) return { kind: 'append' };
@@ -113,7 +116,7 @@ export class ProducerStateTable {
   /** Applies a batch that is in the log (in log order). Decides nothing: the log is the truth. */
   record(h: ProducerBatchHeader, index: number, baseOffset: number): void {
     if (h.producerId < 0) return;
-    const batch: ProducerBatch = { firstSeq: h.baseSequence, lastSeq: lastSequenceOf(h.baseSequence, h.recordCount), index, baseOffset };
+    const batch: ProducerBatch = { firstSeq: h.baseSequence, lastSeq: lastSequenceOf(h.baseSequence, h.lastOffsetDelta), index, baseOffset };
     let e = this.producers.get(h.producerId);
     if (e) this.producers.delete(h.producerId); // re-inserted below: most recently written
     if (!e || h.producerEpoch !== e.epoch) {

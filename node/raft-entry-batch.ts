@@ -15,6 +15,11 @@ export const controlTypeRaftNoop = 100;
 export const controlTypeRaftConf = 101;
 /** Retention's replicated decision: "the log now starts at offset X" (value: 8-byte offset). */
 export const controlTypeLogStart = 102;
+/**
+ * Compaction's replicated bound: "every replica holds every batch below offset X", so a cleaner
+ * may drop tombstones below it (value: 8-byte offset). See PartitionReplica.tombstoneHorizon.
+ */
+export const controlTypeTombstoneHorizon = 103;
 const noTimestamp = -1;
 
 function controlKey(type: number): Buffer {
@@ -36,14 +41,24 @@ export function controlBatchFor(entry: Entry): Buffer {
   });
 }
 
-/**
- * The batch the leader proposes (as a normal Raft entry) to move every replica's log start to
- * `offset`; replicas act on it when it commits, so all of them cut at the same offset.
- */
-export function logStartBatch(offset: number): Buffer {
+/** A control batch the leader proposes (as a normal Raft entry) carrying one offset decision. */
+function offsetDecisionBatch(type: number, offset: number): Buffer {
   const value = Buffer.alloc(8);
   value.writeBigUInt64BE(BigInt(offset));
-  return encodeBatch({ isControl: true, baseTimestamp: noTimestamp, records: [{ key: controlKey(controlTypeLogStart), value, timestamp: noTimestamp }] });
+  return encodeBatch({ isControl: true, baseTimestamp: noTimestamp, records: [{ key: controlKey(type), value, timestamp: noTimestamp }] });
+}
+
+/**
+ * The batch the leader proposes to move every replica's log start to `offset`; replicas act on it
+ * when it commits, so all of them cut at the same offset.
+ */
+export function logStartBatch(offset: number): Buffer {
+  return offsetDecisionBatch(controlTypeLogStart, offset);
+}
+
+/** The batch the leader proposes to raise every replica's tombstone horizon to `offset`. */
+export function tombstoneHorizonBatch(offset: number): Buffer {
+  return offsetDecisionBatch(controlTypeTombstoneHorizon, offset);
 }
 
 function controlTypeOf(batch: Buffer): { type: number; value: Buffer | null } | undefined {
@@ -53,12 +68,19 @@ function controlTypeOf(batch: Buffer): { type: number; value: Buffer | null } | 
   return { type: key.readInt16BE(2), value: record.value };
 }
 
-/** The new log start a committed entry decides, if it is a log-start record. */
-export function logStartOf(data: Uint8Array): number | undefined {
+/** The offset decision (log start, tombstone horizon) a committed normal entry carries, if any. */
+export function offsetDecisionOf(data: Uint8Array): { type: number; offset: number } | undefined {
   const batch = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (!readBatchHeader(batch).isControl) return undefined;
   const c = controlTypeOf(batch);
-  return c?.type === controlTypeLogStart && c.value?.length === 8 ? Number(c.value.readBigUInt64BE(0)) : undefined;
+  const decides = c?.type === controlTypeLogStart || c?.type === controlTypeTombstoneHorizon;
+  return decides && c.value?.length === 8 ? { type: c.type, offset: Number(c.value.readBigUInt64BE(0)) } : undefined;
+}
+
+/** The new log start a committed entry decides, if it is a log-start record. */
+export function logStartOf(data: Uint8Array): number | undefined {
+  const d = offsetDecisionOf(data);
+  return d?.type === controlTypeLogStart ? d.offset : undefined;
 }
 
 /**
@@ -72,6 +94,6 @@ export function entryPayloadOf(batch: Buffer, header: BatchHeader): { type: Entr
   if (c.type === controlTypeRaftNoop) return { type: 'noop', data: new Uint8Array(0) };
   if (c.type === controlTypeRaftConf && c.value) return { type: 'conf', data: new Uint8Array(c.value) };
   // Ferry's own records that are ordinary Raft entries (proposed by the leader as data).
-  if (c.type === controlTypeLogStart) return { type: 'normal', data: batch };
+  if (c.type === controlTypeLogStart || c.type === controlTypeTombstoneHorizon) return { type: 'normal', data: batch };
   throw new Error(`control batch at ${header.baseOffset} has unknown control type ${c.type}`);
 }

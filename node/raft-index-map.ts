@@ -3,6 +3,10 @@
  * record batch, so entry i covers offsets [baseOffset(i), baseOffset(i+1)); Raft indices are dense
  * and offsets are not, hence this map. It is rebuilt at open by a header-only scan of the log and
  * kept as two growable typed arrays (16 bytes per batch, no object per entry).
+ *
+ * It holds offsets and terms only, never byte positions or sizes: the log cleaner rewrites batches
+ * in place (fewer records, same base offset, lastOffsetDelta and epoch), which would make anything
+ * byte-based stale, while every entry keeps its offsets.
  */
 
 function grow(a: Float64Array, need: number): Float64Array {

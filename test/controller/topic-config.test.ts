@@ -7,7 +7,7 @@ describe('topic config', () => {
   it("defaults to Kafka's values", () => {
     expect(topicConfigToStrings(defaultTopicConfig)).toEqual({
       'cleanup.policy': 'delete', 'retention.ms': '604800000', 'retention.bytes': '-1', 'segment.bytes': '1073741824',
-      'segment.ms': '604800000', 'max.message.bytes': '1048588', 'delete.retention.ms': '86400000',
+      'segment.ms': '604800000', 'max.message.bytes': '1048588', 'delete.retention.ms': '86400000', 'min.cleanable.dirty.ratio': '0.5',
     });
   });
 
@@ -17,7 +17,9 @@ describe('topic config', () => {
   });
 
   it('lists every bad key and value, naming the rule', () => {
-    const r = parseTopicConfig({ 'retention.ms': 'soon', 'segment.bytes': '10', 'cleanup.policy': 'archive', 'retention.hours': '1' });
+    const r = parseTopicConfig({
+      'retention.ms': 'soon', 'segment.bytes': '10', 'cleanup.policy': 'archive', 'retention.hours': '1', 'min.cleanable.dirty.ratio': '1.5',
+    });
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.problems).toEqual([
@@ -25,7 +27,9 @@ describe('topic config', () => {
       'segment.bytes must be an integer in 65536-1073741824, got "10"',
       'cleanup.policy must be delete, compact or compact,delete, got "archive"',
       expect.stringMatching(/^unknown topic config "retention.hours" \(known: cleanup.policy, retention.ms/),
+      'min.cleanable.dirty.ratio must be a number in 0-1, got "1.5"',
     ]);
+    expect(parseTopicConfig({ 'min.cleanable.dirty.ratio': '0.1' })).toMatchObject({ ok: true, value: { minCleanableDirtyRatio: 0.1 } });
   });
 
   it('resets keys to their defaults and names unknown ones', () => {

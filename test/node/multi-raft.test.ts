@@ -238,4 +238,32 @@ describe('multi-raft host with real logs (in-memory network)', () => {
     while (back.replica.hw < second.replica.hw && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(back.plog.read(0, 1 << 20, back.replica.hw).records.equals(second.plog.read(0, 1 << 20, second.replica.hw).records)).toBe(true);
   });
+  it('replicates a tombstone horizon that never passes what the slowest member holds', async () => {
+    const c = new Cluster();
+    clusters.push(c);
+    await c.start([1, 2, 3]);
+    const leader = await c.leader();
+    await Promise.all(['a', 'b'].map((v) => leader.replica.produce(batch(v), 'all', 5_000)));
+    const end = leader.plog.logEndOffset;
+    const horizons = (): number[] => [...c.nodes.values()].filter((n) => n.up).map((n) => n.replica.tombstoneHorizon);
+    const deadline = Date.now() + 5_000;
+    // The leader proposes as members catch up (its own horizon records count too).
+    while (!horizons().every((h) => h >= end && h === horizons()[0]) && Date.now() < deadline) {
+      leader.replica.maybeAdvanceTombstoneHorizon();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(horizons().every((h) => h >= end && h === horizons()[0])).toBe(true);
+
+    // A member that is down receives nothing more: the horizon never passes what it holds.
+    const down = [...c.nodes.values()].find((n) => n !== leader)!;
+    const downEnd = down.plog.logEndOffset;
+    await c.kill(down.id);
+    await Promise.all(['c', 'd'].map((v) => leader.replica.produce(batch(v), 'all', 5_000)));
+    for (let i = 0; i < 20; i++) {
+      leader.replica.maybeAdvanceTombstoneHorizon();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(leader.replica.hw).toBeGreaterThan(downEnd + 1);
+    for (const h of horizons()) expect(h).toBeLessThanOrEqual(downEnd);
+  });
 });

@@ -4,8 +4,8 @@ import { checkProducedBatch } from '../../node/partition-replica.js';
 import { ReplicaError } from '../../node/replica-error.js';
 
 const rec = (i: number) => ({ key: null, value: Buffer.from(`v${i}`), timestamp: 1_700_000_000_000 + i });
-const problem = (batch: Buffer, max = 1 << 20) => {
-  const r = checkProducedBatch(batch, max);
+const problem = (batch: Buffer, max = 1 << 20, compactedTopic?: string) => {
+  const r = checkProducedBatch(batch, max, compactedTopic);
   return r instanceof ReplicaError ? r : undefined;
 };
 
@@ -37,5 +37,22 @@ describe('what a client may produce', () => {
     bad[bad.length - 1] ^= 1;
     expect(problem(bad)?.code).toBe('CORRUPT_MESSAGE');
     expect(problem(encodeBatch({ records: [{ ...rec(0), value: Buffer.alloc(5000) }] }), 4096)?.code).toBe('MESSAGE_TOO_LARGE');
+  });
+});
+
+describe('what a client may produce to a compacted topic', () => {
+  const keyed = (k: string | null) => ({ key: k === null ? null : Buffer.from(k), value: Buffer.from('v'), timestamp: 1 });
+
+  it('accepts keyed records, tombstones included', () => {
+    const batch = encodeBatch({ records: [keyed('a'), { ...keyed('b'), value: null }] });
+    expect(problem(batch, 1 << 20, 'users')).toBeUndefined();
+  });
+
+  it('refuses a batch with any keyless record, naming the topic and the record', () => {
+    const batch = encodeBatch({ records: [keyed('a'), keyed(null)] });
+    expect(problem(batch, 1 << 20, 'users')).toMatchObject({
+      code: 'INVALID_REQUEST', message: expect.stringMatching(/topic "users" is compacted .*record 1 of the batch has none/),
+    });
+    expect(problem(batch, 1 << 20)).toBeUndefined(); // the same batch is fine on a delete-policy topic
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { batchesRetainedPerProducer, lastSequenceOf, ProducerStateTable, type ProducerBatchHeader } from '../../node/producer-state.js';
 
 const h = (producerId: number, producerEpoch: number, baseSequence: number, recordCount = 1, maxTimestamp = 1_000): ProducerBatchHeader =>
-  ({ producerId, producerEpoch, baseSequence, recordCount, maxTimestamp });
+  ({ producerId, producerEpoch, baseSequence, lastOffsetDelta: recordCount - 1, maxTimestamp });
 
 describe('ProducerStateTable', () => {
   it('appends in sequence, answers retries of the last 5 batches as duplicates, refuses gaps', () => {
@@ -31,7 +31,7 @@ describe('ProducerStateTable', () => {
   it('wraps sequences after the int32 maximum', () => {
     const t = new ProducerStateTable(10);
     const near = 2 ** 31 - 2;
-    expect(lastSequenceOf(near, 4)).toBe(1);
+    expect(lastSequenceOf(near, 3)).toBe(1);
     t.record(h(1, 0, 0), 1, 0);
     t.record(h(1, 0, 1, near - 1), 2, 1);
     expect(t.check(h(1, 0, near, 4))).toEqual({ kind: 'append' });
@@ -103,7 +103,7 @@ describe('ProducerStateTable against a model of producers and a log', () => {
         if (v.kind === 'append') {
           const b = { header: hd, index: log.length + 1, baseOffset: nextOffset };
           log.push(b);
-          nextOffset += hd.recordCount;
+          nextOffset += hd.lastOffsetDelta + 1;
           table.record(hd, b.index, b.baseOffset);
         } else if (v.kind === 'duplicate') {
           const original = log[v.batch.index - 1]!;
@@ -152,7 +152,7 @@ describe('ProducerStateTable against a model of producers and a log', () => {
         const k = `${b.header.producerId}/${b.header.producerEpoch}`;
         const prev = lastSeq.get(k);
         if (prev !== undefined && b.header.baseSequence !== 0) expect(b.header.baseSequence).toBe((prev + 1) % 2 ** 31);
-        lastSeq.set(k, lastSequenceOf(b.header.baseSequence, b.header.recordCount));
+        lastSeq.set(k, lastSequenceOf(b.header.baseSequence, b.header.lastOffsetDelta));
       }
     }), { numRuns: 300 });
   });
