@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { groupStatePartitionsDefault, groupStatePartitionsMax } from '../controller/group-state-topic.js';
 
 export type FsyncPolicy = 'always' | 'never';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -39,6 +40,8 @@ export interface NodeConfig {
   readonly leaderBalanceIntervalMs: number;
   /** How often partition leaders check retention (retention.ms / retention.bytes). */
   readonly retentionCheckIntervalMs: number;
+  /** Partitions of the internal group-state topic (fixed once the topic exists). */
+  readonly groupStatePartitions: number;
   readonly logLevel: LogLevel;
 }
 
@@ -75,6 +78,7 @@ interface RawConfig {
   brokerSessionTimeoutMs: number;
   leaderBalanceIntervalMs: number;
   retentionCheckIntervalMs: number;
+  groupStatePartitions: number;
   logLevel: LogLevel;
 }
 
@@ -186,6 +190,10 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
     key: 'leaderBalanceIntervalMs', flag: 'leader-balance-ms', env: 'FERRY_LEADER_BALANCE_MS', help: 'preferred-leader balancing period (ms, 0 = off)',
     parse: parseInteger(0, 3_600_000),
   },
+  groupStatePartitions: {
+    key: 'groupStatePartitions', flag: 'group-state-partitions', env: 'FERRY_GROUP_STATE_PARTITIONS',
+    help: 'partitions of the internal consumer-group state topic (used when the controller creates it)', parse: parseInteger(1, groupStatePartitionsMax),
+  },
   logLevel: {
     key: 'logLevel', flag: 'log-level', env: 'FERRY_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace',
     parse: parseOneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const),
@@ -195,6 +203,7 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
 const defaults: Partial<Record<keyof RawConfig, unknown>> = {
   clusterId: 'ferry', rack: '', fsync: 'always', metricsAddress: 'off', tickMs: 20, logLevel: 'info',
   brokerSessionTimeoutMs: 6_000, leaderBalanceIntervalMs: 10_000, retentionCheckIntervalMs: 30_000,
+  groupStatePartitions: groupStatePartitionsDefault,
 };
 
 /** The flag table for `--help`. */
@@ -283,6 +292,6 @@ function finish(raw: Partial<RawConfig>, problems: string[]): NodeConfig {
     nodeId: raw.nodeId!, clusterId: raw.clusterId!, rack: raw.rack ?? '', listenAddress, advertisedAddress, dataDir: raw.dataDir!, peers: raw.peers!,
     controllerNodeIds, fsync: raw.fsync!, metricsAddress: raw.metricsAddress ?? null, tickMs: raw.tickMs!, logLevel: raw.logLevel!,
     brokerSessionTimeoutMs: raw.brokerSessionTimeoutMs!, leaderBalanceIntervalMs: raw.leaderBalanceIntervalMs!,
-    retentionCheckIntervalMs: raw.retentionCheckIntervalMs!,
+    retentionCheckIntervalMs: raw.retentionCheckIntervalMs!, groupStatePartitions: raw.groupStatePartitions!,
   };
 }
