@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type ConsumedRecord, type FerryClient, type GroupConsumer } from '../../client/index.js';
-import { startCluster, until, type Fixture } from './cluster-fixture.js';
+import { runCli, startCluster, until, type Fixture } from './cluster-fixture.js';
 
 let f: Fixture;
 beforeAll(async () => {
@@ -156,6 +156,22 @@ describe('consumer groups on a 3-node cluster (real processes)', () => {
     } finally {
       await member.close();
     }
+  });
+
+  it('the CLI consumes as a group member, then lists, describes, resets and deletes the group', async () => {
+    const consumed = await runCli(f.cluster, ['consume', 'orders', '--group', 'cli-g', '--max-messages', '300']);
+    expect(consumed.code, consumed.stderr).toBe(0);
+    expect(new Set(consumed.stdout.trim().split('\n'))).toEqual(new Set(ordersProduced.values()));
+    expect((await runCli(f.cluster, ['group', 'list'])).stdout).toMatch(/cli-g\s+Empty\s+0/);
+    const described = await runCli(f.cluster, ['group', 'describe', 'cli-g']);
+    expect(described.stdout).toContain('group cli-g: Empty');
+    expect(described.stdout).toMatch(/orders\s+0\s+\d+\s+\d+\s+\d+\s+[\d.]+\s+-/);
+    const reset = await runCli(f.cluster, ['group', 'reset-offsets', 'cli-g', '--topic', 'orders', '--to-earliest']);
+    expect(reset.code, reset.stderr).toBe(0);
+    expect((await f.client.groups.committed('cli-g')).get('orders/0')).toBe(0);
+    expect((await runCli(f.cluster, ['group', 'reset-offsets', 'cli-g', '--topic', 'orders'])).code).toBe(2);
+    expect(await runCli(f.cluster, ['group', 'delete', 'cli-g'])).toMatchObject({ code: 0, stdout: 'deleted group cli-g\n' });
+    expect((await runCli(f.cluster, ['group', 'describe', 'cli-g'])).stderr).toContain('GROUP_ID_NOT_FOUND');
   });
 
   it('killing the coordinator\'s node (kill -9) loses no committed offset', async () => {
