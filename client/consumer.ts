@@ -39,6 +39,8 @@ export interface ConsumerOptions {
   /** Records buffered ahead of the reader (default 10,000). */
   readonly bufferRecords?: number;
   readonly requestTimeoutMs?: number;
+  /** Told whenever fetched records were buffered (a group consumer polls several consumers). */
+  readonly onRecords?: () => void;
 }
 
 export class Consumer implements AsyncIterable<ConsumedRecord> {
@@ -54,6 +56,8 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
   private started: Promise<void> | undefined;
   /** Positions given by seek(), which win over `from` when start() runs after them. */
   private readonly seeks = new Map<number, number>();
+  /** The running fetch loop of each partition; a loop whose token is no longer here stops. */
+  private readonly loops = new Map<number, symbol>();
 
   constructor(private readonly pool: ConnectionPool, private readonly metadata: MetadataCache, private readonly opts: ConsumerOptions) {}
 
@@ -71,9 +75,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
     this.seeks.set(partition, offset); // remembered so a start() that has not run yet keeps it
     this.positions.set(partition, offset);
     this.consumed.set(partition, offset);
-    for (let i = this.buffer.length - 1; i >= 0; i -= 1) if (this.buffer[i]!.partition === partition) this.buffer.splice(i, 1);
-    // Fetchers parked on a full buffer must see the room the seek just made.
-    for (const w of this.wakeFetchers.splice(0)) w();
+    this.dropBuffered(partition);
   }
 
   private async start(): Promise<void> {
@@ -87,7 +89,37 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
       const position = typeof from === 'object' && 'offset' in from ? from.offset : await this.lookup(p, from);
       if (!this.seeks.has(p)) this.positions.set(p, position);
     }
-    for (const p of partitions) void this.fetchLoop(p);
+    for (const p of partitions) this.startLoop(p);
+  }
+
+  private startLoop(partition: number): void {
+    const token = Symbol(`fetch ${this.opts.topic}/${partition}`);
+    this.loops.set(partition, token);
+    void this.fetchLoop(partition, token);
+  }
+
+  /**
+   * Starts reading a partition at `offset` (a group consumer's newly assigned partition).
+   * Records of a previous assignment of it are dropped.
+   */
+  assign(partition: number, offset: number): void {
+    this.seek(partition, offset);
+    this.startLoop(partition);
+  }
+
+  /** Stops reading a partition (revoked); its buffered records are dropped. */
+  unassign(partition: number): void {
+    this.loops.delete(partition);
+    this.positions.delete(partition);
+    this.consumed.delete(partition);
+    this.seeks.delete(partition);
+    this.dropBuffered(partition);
+  }
+
+  private dropBuffered(partition: number): void {
+    for (let i = this.buffer.length - 1; i >= 0; i -= 1) if (this.buffer[i]!.partition === partition) this.buffer.splice(i, 1);
+    // Fetchers parked on a full buffer must see the room just made.
+    for (const w of this.wakeFetchers.splice(0)) w();
   }
 
   /** Resolves a start position through ListOffsets on the partition's leader. */
@@ -112,10 +144,10 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
     }
   }
 
-  private async fetchLoop(partition: number): Promise<void> {
+  private async fetchLoop(partition: number, token: symbol): Promise<void> {
     const cap = this.opts.bufferRecords ?? 10_000;
     let attempt = 0;
-    while (!this.closed) {
+    while (!this.closed && this.loops.get(partition) === token) {
       if (this.buffer.length >= cap) {
         await new Promise<void>((r) => this.wakeFetchers.push(r));
         continue;
@@ -131,7 +163,8 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
         const err = FerryError.fromWire(r.error, `fetch ${this.opts.topic}/${partition} at ${offset}`);
         if (err) throw err;
         attempt = 0;
-        if (this.positions.get(partition) !== offset) continue; // seek() moved it meanwhile
+        // seek() moved it meanwhile, or it was unassigned (and maybe assigned again to a new loop)
+        if (this.loops.get(partition) !== token || this.positions.get(partition) !== offset) continue;
         this.absorb(partition, offset, r.records);
       } catch (err) {
         const e = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
@@ -173,6 +206,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
     }
     this.positions.set(partition, next);
     this.wakeReader?.();
+    this.opts.onRecords?.();
   }
 
   private fail(e: Error): void {

@@ -9,6 +9,9 @@
 import { Admin } from './admin.js';
 import { ConnectionPool } from './connection-pool.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
+import { GroupAdmin } from './group-admin.js';
+import { GroupConsumer, type GroupConsumerOptions } from './group-consumer.js';
+import { GroupRpc } from './group-rpc.js';
 import { MetadataCache } from './metadata-cache.js';
 import { Producer, type ProducerOptions } from './producer.js';
 
@@ -16,7 +19,9 @@ export { FerryError, ferryErrorCodes, type FerryErrorCode } from './errors.js';
 export type { ConsumedRecord, ConsumerOptions, StartPosition } from './consumer.js';
 export type { ProducerOptions, ProducerRecord, ProducerStats, RecordMetadata } from './producer.js';
 export type { CreateTopicOptions } from './admin.js';
-export { Consumer, Producer, Admin };
+export type { GroupConsumerOptions, TopicPartitionRef } from './group-consumer.js';
+export type { GroupDescription, GroupListing, OffsetResetSpec, PartitionLag } from './group-admin.js';
+export { Consumer, GroupConsumer, GroupAdmin, Producer, Admin };
 
 export interface ClientOptions {
   /** Any nodes of the cluster ("host:port"); the rest are discovered. */
@@ -28,7 +33,12 @@ export interface ClientOptions {
 export interface FerryClient {
   readonly admin: Admin;
   readonly metadata: MetadataCache;
+  /** Consumer groups: list, describe with lag, reset offsets, delete. */
+  readonly groups: GroupAdmin;
   producer(options?: ProducerOptions): Producer;
+  /** A member of a consumer group (offsets committed, partitions assigned by the coordinator). */
+  consumer(options: GroupConsumerOptions): GroupConsumer;
+  /** A reader of chosen partitions from a chosen position (no group). */
   consumer(options: ConsumerOptions): Consumer;
   close(): void;
 }
@@ -36,18 +46,26 @@ export interface FerryClient {
 export function createClient(options: ClientOptions): FerryClient {
   const pool = new ConnectionPool();
   const metadata = new MetadataCache(pool, options.bootstrap, options.requestTimeoutMs ?? 30_000);
-  const consumers = new Set<Consumer>();
+  const rpc = new GroupRpc(metadata, options.requestTimeoutMs ?? 30_000);
+  const consumers = new Set<Consumer | GroupConsumer>();
+  function consumer(o: GroupConsumerOptions): GroupConsumer;
+  function consumer(o: ConsumerOptions): Consumer;
+  function consumer(o: ConsumerOptions | GroupConsumerOptions): Consumer | GroupConsumer {
+    const c = 'group' in o ? new GroupConsumer(pool, metadata, rpc, o) : new Consumer(pool, metadata, o);
+    consumers.add(c);
+    return c;
+  }
   return {
     admin: new Admin(pool, metadata),
     metadata,
+    groups: new GroupAdmin(pool, metadata, rpc),
     producer: (o) => new Producer(pool, metadata, o),
-    consumer: (o) => {
-      const c = new Consumer(pool, metadata, o);
-      consumers.add(c);
-      return c;
-    },
+    consumer,
     close: () => {
-      for (const c of consumers) c.close();
+      // Group members are not told to leave here: close() them first for a clean leave and a
+      // final commit; a client closed under them is a member that went away.
+      for (const c of consumers) if (c instanceof Consumer) c.close();
+      rpc.close();
       pool.close();
     },
   };

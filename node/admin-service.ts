@@ -5,6 +5,7 @@
  * the controller leader: any other node forwards the request there, so a client may ask anyone.
  */
 import type { Logger } from 'pino';
+import { groupStateTopicConfig, groupStateTopicName, isInternalTopic } from '../controller/group-state-topic.js';
 import type { TopicInfo } from '../controller/metadata-state.js';
 import { placeReplicas } from '../controller/placement.js';
 import { parseTopicConfig, resetTopicConfigKeys, topicConfigToStrings, validateTopicName } from '../controller/topic-config.js';
@@ -42,6 +43,8 @@ export interface AdminContext {
   hostedReplica(topicId: number, partition: number): PartitionReplica | undefined;
   /** The default replication factor: min(3, brokers). */
   readonly defaultReplicationFactor: number;
+  /** Partitions of the group-state topic when this node (as controller leader) creates it. */
+  readonly groupStatePartitions: number;
 }
 
 export class AdminService {
@@ -66,7 +69,8 @@ export class AdminService {
 
   metadata(req: MetadataRequest__Output): MetadataResponse {
     const state = this.ctx.controller.state;
-    const names = req.topics.length > 0 ? req.topics : [...state.topics()].map((t) => t.name).sort();
+    // Internal topics are described when asked for by name, never listed among the user's topics.
+    const names = req.topics.length > 0 ? req.topics : [...state.topics()].map((t) => t.name).filter((n) => !isInternalTopic(n)).sort();
     return {
       brokers: [...this.ctx.brokers()].map(([nodeId, b]) => ({ nodeId, address: b.address, rack: b.rack, alive: !b.fenced })),
       controllerId: this.ctx.controller.leaderId || -1,
@@ -78,9 +82,14 @@ export class AdminService {
     };
   }
 
-  createTopic(req: CreateTopicRequest__Output): Promise<CreateTopicResponse> {
+  createTopic(request: CreateTopicRequest__Output): Promise<CreateTopicResponse> {
     const fail = (error: ReturnType<typeof wireError>): CreateTopicResponse => ({ error });
-    const nameProblem = validateTopicName(req.name);
+    // The group-state topic may be asked for (FindCoordinator does, through any node), but its
+    // shape is the cluster's, never the caller's: the group → partition hash depends on it.
+    const req = request.name === groupStateTopicName
+      ? { ...request, partitions: this.ctx.groupStatePartitions, replicationFactor: 0, configs: groupStateTopicConfig }
+      : request;
+    const nameProblem = validateTopicName(req.name, req.name === groupStateTopicName);
     if (nameProblem) return Promise.resolve(fail(wireError('INVALID_REQUEST', nameProblem)));
     if (!Number.isInteger(req.partitions) || req.partitions < 1 || req.partitions > topicPartitionsMax) {
       return Promise.resolve(fail(wireError('INVALID_REQUEST', `partitions must be 1-${topicPartitionsMax}, got ${req.partitions}`)));
@@ -108,6 +117,7 @@ export class AdminService {
 
   deleteTopic(req: DeleteTopicRequest__Output): Promise<DeleteTopicResponse> {
     const fail = (error: ReturnType<typeof wireError>): DeleteTopicResponse => ({ error });
+    if (isInternalTopic(req.name)) return Promise.resolve(fail(wireError('INVALID_REQUEST', `topic "${req.name}" is internal and cannot be deleted`)));
     if (!this.ctx.controller.state.topic(req.name)) {
       return Promise.resolve(fail(wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.name}" does not exist`)));
     }
@@ -124,6 +134,7 @@ export class AdminService {
   /** Sets and resets config keys: checked here for a quick answer, decided when the change applies. */
   alterTopicConfig(req: AlterTopicConfigRequest__Output): Promise<AlterTopicConfigResponse> {
     const fail = (error: ReturnType<typeof wireError>): AlterTopicConfigResponse => ({ error });
+    if (isInternalTopic(req.name)) return Promise.resolve(fail(wireError('INVALID_REQUEST', `topic "${req.name}" is internal; its config is fixed`)));
     const current = this.ctx.controller.state.topic(req.name);
     if (!current) return Promise.resolve(fail(wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.name}" does not exist`)));
     const clash = req.reset.filter((k) => k in req.set);

@@ -34,6 +34,10 @@ import { PeerTransport } from './peer-transport.js';
 import { RaftHost } from './raft-host.js';
 import { ReplicaError } from './replica-error.js';
 import { serveClientApi } from './client-api.js';
+import { groupStateTopicName } from '../controller/group-state-topic.js';
+import { GroupCoordinators } from './consumer-groups/coordinators.js';
+import { GroupService } from './consumer-groups/group-service.js';
+import { replicaStatePartition } from './consumer-groups/replica-state-partition.js';
 
 /** Raft timing in ticks; with the default 20 ms tick a leader is suspected after 200-400 ms. */
 const raftTiming = { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 };
@@ -67,6 +71,8 @@ export class Broker implements ReplicaDirectory {
   private reporter: NodeJS.Timeout | undefined;
   private retention: NodeJS.Timeout | undefined;
   private readonly compaction: CompactionScheduler;
+  /** The consumer-group coordinators of the group-state partitions this node leads. */
+  private groups: GroupCoordinators | undefined;
   private stopping = false;
 
   private constructor(
@@ -105,6 +111,8 @@ export class Broker implements ReplicaDirectory {
       nodeId: selfId, store, sink: transport, fsync: config.fsync, timing: raftTiming, log, onFatal,
       onStatusChange: (key, status) => {
         leaders.report(key, status.leader, status.term);
+        // Outside the loop's cycle: a coordinator that starts loading proposes a record.
+        setImmediate(() => brokerRef.broker?.groups?.refresh());
         if (status.role === 'leader') {
           transport.reportLeadership([{ group: key, term: status.term }]);
           transport.flush();
@@ -152,7 +160,27 @@ export class Broker implements ReplicaDirectory {
       defaultReplicationFactor: Math.min(3, config.peers.size),
       hostedReplica: (topicId, partition) => broker.partitions.get(partitionGroupKey(topicId, partition))?.replica,
       leaderOf: (topicId, partition) => leaders.leaderOf(partitionGroupKey(topicId, partition)),
+      groupStatePartitions: config.groupStatePartitions,
     }, log);
+    const stateTopic = () => controller.state.topic(groupStateTopicName);
+    const coordinators = new GroupCoordinators({
+      nodeId: config.nodeId, log,
+      partitionsOf: (topic) => controller.state.topic(topic)?.partitions.length ?? 0,
+      statePartitionCount: () => stateTopic()?.partitions.length,
+      stateReplica: (p) => {
+        const t = stateTopic();
+        const hosted = t && broker.partitions.get(partitionGroupKey(t.topicId, p));
+        return hosted ? replicaStatePartition(hosted.replica, host) : undefined;
+      },
+    });
+    broker.groups = coordinators;
+    new GroupService({
+      coordinators, stateTopic, leaderOf: (key) => leaders.leaderOf(key), addressOf: (id) => broker.addressOf(id),
+      createStateTopic: async () => {
+        const r = await admin.createTopic({ name: groupStateTopicName, partitions: 0, replicationFactor: 0, configs: {}, timeoutMs: 5_000 });
+        if (r.error && r.error.code !== 'ERROR_CODE_NONE' && r.error.code !== 'ERROR_CODE_TOPIC_ALREADY_EXISTS') throw new Error(r.error.message);
+      },
+    }).register(server);
     server.addService(ferryGrpc().ferry.v1.RaftTransportService.service, transport.serviceImplementation());
     const controllerHandlers: ControllerServiceHandlers = {
       RegisterBroker: (call, done) => void registration.handle(call.request).then((r) => done(null, r), (e: Error) => done(e)),
@@ -172,6 +200,7 @@ export class Broker implements ReplicaDirectory {
     }, leaderReportIntervalMs);
     liveness.start();
     balancer.start();
+    coordinators.start();
     broker.retention = setInterval(() => broker.checkRetention(), config.retentionCheckIntervalMs);
     log.info({ listen: config.listenAddress, advertised: config.advertisedAddress, port }, 'node started');
     return broker;
@@ -229,7 +258,7 @@ export class Broker implements ReplicaDirectory {
 
   onMetadata(state: MetadataState): void {
     this.services.registration.poke();
-    this.reconciling = this.reconciling.then(() => this.reconcile(state)).catch((err: unknown) => {
+    this.reconciling = this.reconciling.then(() => this.reconcile(state)).then(() => this.groups?.onMetadataChange()).catch((err: unknown) => {
       this.log.error({ err }, 'failed to reconcile hosted partitions with metadata');
     });
   }
@@ -358,6 +387,7 @@ export class Broker implements ReplicaDirectory {
     this.services.registration.stop();
     this.services.liveness.stop();
     this.services.balancer.stop();
+    this.groups?.stop();
     clearInterval(this.reporter);
     clearInterval(this.retention);
     const cleaning = this.compaction.stop(); // a running pass abandons once its log is closed below

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { groupStatePartitionsDefault, groupStatePartitionsMax } from '../controller/group-state-topic.js';
 
 export type FsyncPolicy = 'always' | 'never';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -48,6 +49,8 @@ export interface NodeConfig {
   readonly faultLoseProduceRepliesPercent: number;
   /** I/O budget of the log cleaner (compaction), bytes per second for the whole node; null = unlimited. */
   readonly cleanerBytesPerSec: number | null;
+  /** Partitions of the internal group-state topic (fixed once the topic exists). */
+  readonly groupStatePartitions: number;
   readonly logLevel: LogLevel;
 }
 
@@ -87,6 +90,7 @@ interface RawConfig {
   producerIdExpirationMs: number;
   faultLoseProduceRepliesPercent: number;
   cleanerBytesPerSec: number;
+  groupStatePartitions: number;
   logLevel: LogLevel;
 }
 
@@ -210,6 +214,10 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
     key: 'leaderBalanceIntervalMs', flag: 'leader-balance-ms', env: 'FERRY_LEADER_BALANCE_MS', help: 'preferred-leader balancing period (ms, 0 = off)',
     parse: parseInteger(0, 3_600_000),
   },
+  groupStatePartitions: {
+    key: 'groupStatePartitions', flag: 'group-state-partitions', env: 'FERRY_GROUP_STATE_PARTITIONS',
+    help: 'partitions of the internal consumer-group state topic (used when the controller creates it)', parse: parseInteger(1, groupStatePartitionsMax),
+  },
   logLevel: {
     key: 'logLevel', flag: 'log-level', env: 'FERRY_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace',
     parse: parseOneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const),
@@ -223,6 +231,7 @@ const defaults: Partial<Record<keyof RawConfig, unknown>> = {
   // Compaction rewrites whole segments in the background; capped so it cannot take the disk from
   // produce. 16 MiB/s cleans 1 GiB of sealed log in about three minutes (read twice, written once).
   cleanerBytesPerSec: 16 * 1024 * 1024,
+  groupStatePartitions: groupStatePartitionsDefault,
 };
 
 /** The flag table for `--help`. */
@@ -314,5 +323,6 @@ function finish(raw: Partial<RawConfig>, problems: string[]): NodeConfig {
     retentionCheckIntervalMs: raw.retentionCheckIntervalMs!, producerIdExpirationMs: raw.producerIdExpirationMs!,
     faultLoseProduceRepliesPercent: raw.faultLoseProduceRepliesPercent!,
     cleanerBytesPerSec: raw.cleanerBytesPerSec === 0 ? null : raw.cleanerBytesPerSec!,
+    groupStatePartitions: raw.groupStatePartitions!,
   };
 }

@@ -6,6 +6,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { isInternalTopic } from '../controller/group-state-topic.js';
 import { isLogError, offsetAfterBatches } from '../log/index.js';
 import type { FetchPartitionResult } from '../proto/gen/ferry/v1/FetchPartitionResult.js';
 import type { FetchRequest__Output } from '../proto/gen/ferry/v1/FetchRequest.js';
@@ -71,6 +72,7 @@ export class DataService {
     try {
       const results = await Promise.all(req.partitions.map(async (p): Promise<ProducePartitionResult> => {
         try {
+          if (isInternalTopic(p.topic)) throw new ReplicaError('INVALID_REQUEST', `topic "${p.topic}" is internal: only its coordinators write to it`);
           const replica = this.dir.replica(p.topic, p.partition);
           const baseOffset = await replica.produce(p.batch, acks, timeoutMs);
           return { topic: p.topic, partition: p.partition, error: noError, baseOffset, logStartOffset: replica.logStartOffset };

@@ -10,6 +10,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType as ClientProto } from './gen/client.js';
 import type { ProtoGrpcType as RaftProto } from './gen/raft.js';
 import type { ProtoGrpcType as ControllerProto } from './gen/controller.js';
+import type { ProtoGrpcType as GroupsProto } from './gen/groups.js';
 
 export const protoRoot = path.dirname(fileURLToPath(import.meta.url));
 
@@ -21,12 +22,12 @@ export const protoLoadOptions: protoLoader.Options = {
   includeDirs: [protoRoot],
 };
 
-let cached: { definition: protoLoader.PackageDefinition; grpcObject: ClientProto & RaftProto & ControllerProto } | undefined;
+let cached: { definition: protoLoader.PackageDefinition; grpcObject: ClientProto & RaftProto & ControllerProto & GroupsProto } | undefined;
 
 function load() {
   if (!cached) {
-    const definition = protoLoader.loadSync(['ferry/v1/client.proto', 'ferry/v1/raft.proto', 'ferry/v1/controller.proto'], protoLoadOptions);
-    cached = { definition, grpcObject: grpc.loadPackageDefinition(definition) as unknown as ClientProto & RaftProto & ControllerProto };
+    const definition = protoLoader.loadSync(['ferry/v1/client.proto', 'ferry/v1/raft.proto', 'ferry/v1/controller.proto', 'ferry/v1/groups.proto'], protoLoadOptions);
+    cached = { definition, grpcObject: grpc.loadPackageDefinition(definition) as unknown as ClientProto & RaftProto & ControllerProto & GroupsProto };
   }
   return cached;
 }
@@ -37,6 +38,6 @@ export function ferryPackageDefinition(): protoLoader.PackageDefinition {
 }
 
 /** The grpc-js object tree: `ferryGrpc().ferry.v1.FerryService` etc. */
-export function ferryGrpc(): ClientProto & RaftProto & ControllerProto {
+export function ferryGrpc(): ClientProto & RaftProto & ControllerProto & GroupsProto {
   return load().grpcObject;
 }

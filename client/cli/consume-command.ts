@@ -13,6 +13,7 @@ interface ConsumeOptions {
   follow?: boolean;
   maxMessages?: number;
   format: string;
+  group?: string;
 }
 
 function startPosition(o: ConsumeOptions): StartPosition {
@@ -42,8 +43,10 @@ export function registerConsumeCommand(program: Command, globals: () => GlobalOp
     .option('--follow', 'keep waiting for new records (Ctrl-C to stop)')
     .option('-m, --max-messages <n>', 'stop after this many records', parseIntegerOption('--max-messages', 1))
     .option('--format <format>', 'value | json', 'value')
+    .option('-g, --group <group>', 'consume as a member of this consumer group (committed offsets; until Ctrl-C or --max-messages)')
     .action(async (topic: string, o: ConsumeOptions) => {
       if (!['value', 'json'].includes(o.format)) throw new UsageError(`--format must be value or json, got "${o.format}"`);
+      if (o.group !== undefined) return consumeInGroup(topic, o.group, o, globals());
       const from = startPosition(o);
       if (o.from !== 'earliest' && /^\d+$/.test(o.from) && o.partition === undefined) {
         throw new UsageError('--from <offset> needs --partition (offsets are per partition)');
@@ -77,4 +80,33 @@ export function registerConsumeCommand(program: Command, globals: () => GlobalOp
         ferry.close();
       }
     });
+}
+
+/**
+ * `ferry consume <topic> --group G`: prints records of the partitions the group assigns this
+ * member, committing at-least-once, until Ctrl-C or --max-messages; leaves the group on exit.
+ */
+async function consumeInGroup(topic: string, group: string, o: ConsumeOptions, g: GlobalOptions): Promise<void> {
+  if (o.partition !== undefined || o.fromTime !== undefined || o.from !== 'earliest') {
+    throw new UsageError('--group reads from the group\'s committed offsets; --partition, --from and --from-time do not apply (see `ferry group reset-offsets`)');
+  }
+  const ferry = clientFrom(g);
+  const consumer = ferry.consumer({ group, topics: [topic], clientId: 'ferry-cli' });
+  let stopped = false;
+  process.on('SIGINT', () => {
+    stopped = true;
+  });
+  let n = 0;
+  try {
+    while (!stopped && (o.maxMessages === undefined || n < o.maxMessages)) {
+      for (const r of await consumer.poll(500, o.maxMessages === undefined ? 500 : o.maxMessages - n)) {
+        process.stdout.write(`${render(r, o.format)}\n`);
+        n += 1;
+      }
+    }
+    process.stderr.write(`consumed ${n} record(s) from ${topic} as group ${group}\n`);
+  } finally {
+    await consumer.close();
+    ferry.close();
+  }
 }

@@ -1,7 +1,8 @@
-/** The `ferry` command line: topics, produce, consume, cluster status. */
+/** The `ferry` command line: topics, produce, consume, consumer groups, cluster status. */
 import { Command, CommanderError } from 'commander';
 import { registerClusterCommand } from './cluster-command.js';
 import { registerConsumeCommand } from './consume-command.js';
+import { registerGroupCommands } from './group-commands.js';
 import { defaultBootstrap, reportError, type GlobalOptions } from './context.js';
 import { registerProduceCommand } from './produce-command.js';
 import { registerTopicCommands } from './topic-commands.js';
@@ -17,6 +18,7 @@ registerTopicCommands(program, globals);
 registerProduceCommand(program, globals);
 registerConsumeCommand(program, globals);
 registerClusterCommand(program, globals);
+registerGroupCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,9 +1,6 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type Fixture } from './cluster-fixture.js';
+import { runCli, startCluster, type Fixture } from './cluster-fixture.js';
 
-const ferryBin = path.resolve(import.meta.dirname, '../../bin/ferry.mjs');
 let f: Fixture;
 beforeAll(async () => {
   f = await startCluster(3);
@@ -13,15 +10,7 @@ afterAll(async () => {
 });
 
 function ferry(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [ferryBin, '--bootstrap', f.cluster.bootstrap().join(','), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+  return runCli(f.cluster, args, stdin);
 }
 
 describe('the ferry CLI against a running cluster', () => {

@@ -1,4 +1,5 @@
 /** A real local cluster per test file: temp data, free ports, stopped by pid afterwards. */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,4 +58,19 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+const ferryBin = path.resolve(import.meta.dirname, '../../bin/ferry.mjs');
+
+/** Runs the `ferry` CLI against the cluster and collects its exit code and output. */
+export function runCli(cluster: LocalCluster, args: readonly string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [ferryBin, '--bootstrap', cluster.bootstrap().join(','), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
 }

@@ -79,13 +79,45 @@ export const ErrorCode = {
   ERROR_CODE_INVALID_REPLICATION_FACTOR: 'ERROR_CODE_INVALID_REPLICATION_FACTOR',
   /**
    * Consumer groups and queues (reserved: codes 30-49).
+   * This node does not coordinate the group (any more): find the coordinator again. Retriable.
    */
   ERROR_CODE_NOT_COORDINATOR: 'ERROR_CODE_NOT_COORDINATOR',
+  /**
+   * The group's coordinator is being elected or is loading the group state. Retriable.
+   */
   ERROR_CODE_COORDINATOR_NOT_AVAILABLE: 'ERROR_CODE_COORDINATOR_NOT_AVAILABLE',
+  /**
+   * The member id is not in the group (its session expired, or it left): join again without one.
+   */
   ERROR_CODE_UNKNOWN_MEMBER: 'ERROR_CODE_UNKNOWN_MEMBER',
+  /**
+   * The request's generation is not the group's current one: join again.
+   */
   ERROR_CODE_ILLEGAL_GENERATION: 'ERROR_CODE_ILLEGAL_GENERATION',
+  /**
+   * The group is rebalancing: join again (a cooperative member keeps consuming meanwhile).
+   */
   ERROR_CODE_REBALANCE_IN_PROGRESS: 'ERROR_CODE_REBALANCE_IN_PROGRESS',
+  /**
+   * The operation needs an empty group (offset reset, delete, commits without a member).
+   */
   ERROR_CODE_GROUP_NOT_EMPTY: 'ERROR_CODE_GROUP_NOT_EMPTY',
+  /**
+   * The group does not exist on its coordinator (no members, no committed offsets).
+   */
+  ERROR_CODE_GROUP_ID_NOT_FOUND: 'ERROR_CODE_GROUP_ID_NOT_FOUND',
+  /**
+   * The member asked for an assignor other than the one the group's members use.
+   */
+  ERROR_CODE_INCONSISTENT_GROUP_PROTOCOL: 'ERROR_CODE_INCONSISTENT_GROUP_PROTOCOL',
+  /**
+   * The group already has the maximum number of members.
+   */
+  ERROR_CODE_GROUP_MAX_SIZE_REACHED: 'ERROR_CODE_GROUP_MAX_SIZE_REACHED',
+  /**
+   * An offset commit names a partition the member does not own in this generation (it moved).
+   */
+  ERROR_CODE_PARTITION_NOT_OWNED: 'ERROR_CODE_PARTITION_NOT_OWNED',
   /**
    * Idempotent producer (reserved: codes 50-59).
    */
@@ -189,19 +221,55 @@ export type ErrorCode =
   | 16
   /**
    * Consumer groups and queues (reserved: codes 30-49).
+   * This node does not coordinate the group (any more): find the coordinator again. Retriable.
    */
   | 'ERROR_CODE_NOT_COORDINATOR'
   | 30
+  /**
+   * The group's coordinator is being elected or is loading the group state. Retriable.
+   */
   | 'ERROR_CODE_COORDINATOR_NOT_AVAILABLE'
   | 31
+  /**
+   * The member id is not in the group (its session expired, or it left): join again without one.
+   */
   | 'ERROR_CODE_UNKNOWN_MEMBER'
   | 32
+  /**
+   * The request's generation is not the group's current one: join again.
+   */
   | 'ERROR_CODE_ILLEGAL_GENERATION'
   | 33
+  /**
+   * The group is rebalancing: join again (a cooperative member keeps consuming meanwhile).
+   */
   | 'ERROR_CODE_REBALANCE_IN_PROGRESS'
   | 34
+  /**
+   * The operation needs an empty group (offset reset, delete, commits without a member).
+   */
   | 'ERROR_CODE_GROUP_NOT_EMPTY'
   | 35
+  /**
+   * The group does not exist on its coordinator (no members, no committed offsets).
+   */
+  | 'ERROR_CODE_GROUP_ID_NOT_FOUND'
+  | 36
+  /**
+   * The member asked for an assignor other than the one the group's members use.
+   */
+  | 'ERROR_CODE_INCONSISTENT_GROUP_PROTOCOL'
+  | 37
+  /**
+   * The group already has the maximum number of members.
+   */
+  | 'ERROR_CODE_GROUP_MAX_SIZE_REACHED'
+  | 38
+  /**
+   * An offset commit names a partition the member does not own in this generation (it moved).
+   */
+  | 'ERROR_CODE_PARTITION_NOT_OWNED'
+  | 39
   /**
    * Idempotent producer (reserved: codes 50-59).
    */

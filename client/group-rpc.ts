@@ -1,0 +1,92 @@
+/**
+ * Calls to ferry.v1.GroupService: one gRPC client per node address, deadlines, and finding a
+ * group's coordinator (FindCoordinator on any node, retried while the group-state topic is
+ * created or its partition elects a leader). Wire errors come back as FerryError.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ferryGrpc } from '../proto/load.js';
+import type { Error__Output as WireError } from '../proto/gen/ferry/v1/Error.js';
+import type { FindCoordinatorResponse__Output } from '../proto/gen/ferry/v1/FindCoordinatorResponse.js';
+import type { GroupServiceClient } from '../proto/gen/ferry/v1/GroupService.js';
+import { FerryError } from './errors.js';
+import type { MetadataCache } from './metadata-cache.js';
+
+export type GroupMethod = 'FindCoordinator' | 'JoinGroup' | 'SyncGroup' | 'GroupHeartbeat' | 'LeaveGroup' | 'OffsetCommit' | 'OffsetFetch'
+  | 'ListGroups' | 'DescribeGroup' | 'DeleteGroup';
+
+/** How long FindCoordinator is retried while no coordinator is available (topic being created). */
+const findCoordinatorWaitMs = 30_000;
+
+export class GroupRpc {
+  private readonly clients = new Map<string, GroupServiceClient>();
+  private closed = false;
+
+  constructor(private readonly metadata: MetadataCache, readonly requestTimeoutMs: number) {}
+
+  private client(address: string): GroupServiceClient {
+    if (this.closed) throw new FerryError('CLIENT_CLOSED', 'the client is closed', false);
+    let c = this.clients.get(address);
+    if (!c) {
+      c = new (ferryGrpc().ferry.v1.GroupService)(address, grpc.credentials.createInsecure(), {
+        'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000,
+      });
+      this.clients.set(address, c);
+    }
+    return c;
+  }
+
+  /** One call; a transport failure is UNAVAILABLE (retriable), a deadline TIMEOUT. */
+  call<Res extends { error?: WireError | null }>(address: string, method: GroupMethod, request: object, timeoutMs = this.requestTimeoutMs): Promise<Res> {
+    const client = this.client(address);
+    return new Promise<Res>((resolve, reject) => {
+      const fn = client[method] as unknown as (r: object, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: Res) => void) => void;
+      fn.call(client, request, { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => {
+        if (!err && res) return resolve(res);
+        const timedOut = err?.code === grpc.status.DEADLINE_EXCEEDED;
+        reject(new FerryError(timedOut ? 'TIMEOUT' : 'UNAVAILABLE', `${method} to ${address}: ${err?.details || err?.message || 'no response'}`, true, undefined, { cause: err }));
+      });
+    });
+  }
+
+  /** Like call(), but a wire error is thrown as a FerryError. */
+  async ok<Res extends { error?: WireError | null }>(address: string, method: GroupMethod, request: object, context: string, timeoutMs?: number): Promise<Res> {
+    const res = await this.call<Res>(address, method, request, timeoutMs);
+    const err = FerryError.fromWire(res.error, context);
+    if (err) throw err;
+    return res;
+  }
+
+  /** The coordinator's address, retrying while none is available. */
+  async findCoordinator(groupId: string): Promise<{ nodeId: number; address: string }> {
+    const deadline = Date.now() + findCoordinatorWaitMs;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const r = await this.ok<FindCoordinatorResponse__Output>(this.metadata.anyAddress(), 'FindCoordinator', { groupId }, `find coordinator of ${groupId}`);
+        return { nodeId: r.nodeId, address: r.address };
+      } catch (err) {
+        if (!(err instanceof FerryError) || !err.retriable || Date.now() > deadline || this.closed) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 1_000)));
+      }
+    }
+  }
+
+  /** Calls the group's coordinator, re-finding it on NOT_COORDINATOR / unavailable (a few times). */
+  async onCoordinator<Res extends { error?: WireError | null }>(groupId: string, method: GroupMethod, request: object, timeoutMs?: number): Promise<Res> {
+    for (let attempt = 0; ; attempt += 1) {
+      const { address } = await this.findCoordinator(groupId);
+      try {
+        return await this.ok<Res>(address, method, request, `${method} ${groupId}`, timeoutMs);
+      } catch (err) {
+        const retry = err instanceof FerryError && (err.code === 'NOT_COORDINATOR' || err.code === 'COORDINATOR_NOT_AVAILABLE' || err.code === 'UNAVAILABLE');
+        if (!retry || attempt >= 20 || this.closed) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 1_000)));
+      }
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
