@@ -31,6 +31,15 @@ export interface ReadEvent {
   readonly final: boolean;
 }
 
+/** One poll of a consumer tailing one partition: the records it was handed, in order. */
+export interface PollEvent {
+  readonly kind: 'poll';
+  readonly consumer: string;
+  readonly partition: number;
+  readonly timeMs: number;
+  readonly records: ReadonlyArray<{ readonly offset: number; readonly value: string }>;
+}
+
 export interface NemesisEvent {
   readonly kind: 'nemesis';
   readonly timeMs: number;
@@ -38,4 +47,4 @@ export interface NemesisEvent {
   readonly nodes: readonly number[];
 }
 
-export type HistoryEvent = ProduceEvent | ReadEvent | NemesisEvent;
+export type HistoryEvent = ProduceEvent | ReadEvent | PollEvent | NemesisEvent;

@@ -75,7 +75,7 @@ export async function runNemesis(o: NemesisOptions): Promise<number> {
       o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'restart', nodes: [node] });
     } else {
       o.progress(`fault ${faults}: kill -9 node ${node}${kind === 'kill-leader' ? ' (a partition leader)' : ''}, restart after ${holdMs} ms`);
-      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'kill', nodes: [node] });
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: kind === 'kill-leader' ? 'kill-leader' : 'kill', nodes: [node] });
       await o.cluster.kill(node);
       await sleep(holdMs);
       o.cluster.startNode(node);

@@ -19,6 +19,7 @@ import { LocalCluster } from './local-cluster.js';
 import { faultKinds, networkFaultKinds, runNemesis, type FaultKind } from './nemesis.js';
 import { NetnsNetwork } from './netns.js';
 import { SeededRandom } from './prng.js';
+import { ChaosPollers } from './pollers.js';
 import { ChaosReaders } from './readers.js';
 import { ProduceWorkload, producerModes, type ProducerMode } from './workload.js';
 
@@ -107,12 +108,15 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     const readers = new ChaosReaders({ addresses: cluster.addresses, topic, partitions: o.partitions, random: new SeededRandom(o.seed + 1),
       record: (e) => history.push(e) });
     readers.start();
+    const pollers = new ChaosPollers({ bootstrap: cluster.bootstrap(), topic, partitions: o.partitions, record: (e) => history.push(e) });
+    pollers.start();
     const faults = await runNemesis({
       cluster, network, kinds: o.nemesis, random, untilMs: Date.now() + o.seconds * 1000, record: (e) => history.push(e), progress: o.progress,
       leaderOf: async () => (await ferry.admin.describeTopic(topic).catch(() => []))[random.int(0, o.partitions - 1)]?.leaderId,
     });
     await workload.stop();
     await readers.stop();
+    await pollers.stop();
     o.progress(`healing: every node running, reading ${o.partitions} partitions from every replica`);
     for (const id of cluster.ids) if (!cluster.isRunning(id)) cluster.startNode(id);
     for (const id of cluster.ids) cluster.resume(id);
@@ -147,6 +151,12 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     checking = false;
     for (const a of result.anomalies.slice(0, 20)) o.progress(`ANOMALY ${a.kind} (partition ${a.partition}): ${a.detail}`);
     for (const c of crashes) o.progress(`ANOMALY node-exit: ${c}`);
+    const av = result.availability;
+    o.progress(`history: ${result.stats.attempts} produces (${result.stats.acked} acked, ${result.stats.failed} failed, ${result.stats.unknown} unknown), ` +
+      `${readers.reads} replica reads, ${result.stats.polls} consumer polls; anomalies: ` +
+      (result.anomalies.length === 0 ? 'none' : Object.entries(result.counts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')));
+    o.progress(`availability: longest time without an acknowledged produce per partition ${JSON.stringify(av.longestNoAckMs)} ms; ` +
+      `after ${av.leaderKills} leader kill(s), every partition acknowledged again in median ${av.leaderKillToAckMedianMs ?? '-'} ms, max ${av.leaderKillToAckMaxMs ?? '-'} ms`);
     const valid = result.valid && crashes.length === 0;
     keepData = !valid;
     return {
@@ -154,6 +164,9 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
       summary: {
         valid, seed: o.seed, seconds: o.seconds, producerMode: mode, faults, readsDuringRun: readers.reads, retries: workload.retries, nodeExits: crashes.length,
         logStarts: Object.fromEntries(logStarts), ...result.stats, ...result.counts,
+        longestNoAckMs: Math.max(0, ...Object.values(result.availability.longestNoAckMs)),
+        leaderKills: result.availability.leaderKills, leaderKillToAckMedianMs: result.availability.leaderKillToAckMedianMs,
+        leaderKillToAckMaxMs: result.availability.leaderKillToAckMaxMs,
       },
     };
   } catch (err) {
@@ -171,9 +184,10 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
 }
 
 function parseKinds(text: string): FaultKind[] {
+  if (text.trim() === 'all') return [...faultKinds];
   const kinds = text.split(',').map((s) => s.trim()).filter(Boolean);
   const bad = kinds.filter((k) => !(faultKinds as readonly string[]).includes(k));
-  if (kinds.length === 0 || bad.length > 0) throw new Error(`--nemesis takes ${faultKinds.join(',')}; got "${text}"`);
+  if (kinds.length === 0 || bad.length > 0) throw new Error(`--nemesis takes "all" or some of ${faultKinds.join(',')}; got "${text}"`);
   return kinds as FaultKind[];
 }
 
