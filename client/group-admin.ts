@@ -84,8 +84,13 @@ export class GroupAdmin {
       const [logStartOffset, highWatermark] = await Promise.all([c.lookup(partition, 'earliest'), c.lookup(partition, 'latest')]);
       const offset = committed.get(key) ?? -1;
       const from = offset >= 0 ? Math.max(offset, logStartOffset) : logStartOffset;
-      const lagMessages = Math.max(0, highWatermark - from);
-      const ts = lagMessages > 0 ? await this.timestampAt(topic, partition, from) : undefined;
+      const behind = Math.max(0, highWatermark - from);
+      const next = behind > 0 ? await this.nextRecordAt(topic, partition, from) : undefined;
+      // Lag counts offsets, as Kafka's does, except that a tail of control records only (a new
+      // leader's no-op, a retention decision) is no lag: there is nothing left to consume.
+      const onlyControlLeft = next !== undefined && next.timestamp === undefined && next.scannedThrough >= highWatermark - 1;
+      const lagMessages = onlyControlLeft ? 0 : behind;
+      const ts = lagMessages > 0 ? next?.timestamp : undefined;
       return {
         topic, partition, committedOffset: offset, logStartOffset, highWatermark, lagMessages,
         lagSeconds: ts !== undefined ? Math.max(0, (nowMs - ts) / 1000) : 0, memberId: owner.get(key) ?? '',
@@ -97,21 +102,26 @@ export class GroupAdmin {
     };
   }
 
-  /** Timestamp of the first record at or after `offset` (control batches skipped). */
-  private async timestampAt(topic: string, partition: number, offset: number): Promise<number | undefined> {
+  /**
+   * Timestamp of the first data record at or after `offset` (control batches skipped) in one
+   * fetch, and the last offset that fetch covered.
+   */
+  private async nextRecordAt(topic: string, partition: number, offset: number): Promise<{ timestamp: number | undefined; scannedThrough: number }> {
     const address = await this.metadata.leaderAddress(topic, partition);
     const res = await unary<object, FetchResponse__Output>(this.pool.get(address), 'Fetch',
       { maxWaitMs: 0, partitions: [{ topic, partition, fetchOffset: offset, maxBytes: 64 * 1024 }] }, 10_000);
     const records = res.results[0]?.records ?? Buffer.alloc(0);
+    let scannedThrough = offset - 1;
     for (let pos = 0; pos < records.length;) {
       const h = readBatchHeader(records, pos);
       const batch = records.subarray(pos, pos + h.sizeBytes);
       pos += h.sizeBytes;
+      scannedThrough = Math.max(scannedThrough, h.lastOffset);
       if (h.isControl || h.lastOffset < offset) continue;
       const r = decodeBatch(batch).records.find((x) => x.offset >= offset);
-      if (r) return r.timestamp;
+      if (r) return { timestamp: r.timestamp, scannedThrough };
     }
-    return undefined;
+    return { timestamp: undefined, scannedThrough };
   }
 
   /**

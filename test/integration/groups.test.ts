@@ -144,6 +144,24 @@ describe('consumer groups on a 3-node cluster (real processes)', () => {
     expect((await f.client.groups.list()).map((g) => g.group)).not.toContain('replay');
   });
 
+  it('describe reports no lag when only control records (a new leader\'s no-op) follow the committed offset', async () => {
+    await f.client.admin.createTopic('lagless', { partitions: 1, replicationFactor: 3 });
+    const produced = await produce(f.client, 'lagless', 5, 'l');
+    const reader = f.client.consumer({ group: 'lagless-g', topics: ['lagless'], ...opts });
+    await drain([reader], (s) => s.size >= produced.size);
+    await reader.commit();
+    await reader.close();
+    const leader = (await f.client.admin.describeTopic('lagless'))[0]!.leaderId;
+    await f.cluster.stopNode(leader); // hands leadership over: the new leader writes a no-op
+    f.cluster.startNode(leader);
+    const p = await until('the new leader\'s no-op to commit', async () => {
+      const d = (await f.client.groups.describe('lagless-g')).partitions[0]!;
+      return d.highWatermark > d.committedOffset ? d : undefined;
+    }, 30_000);
+    expect(p.committedOffset).toBe(Math.max(...[...produced.keys()].map((k) => Number(k.split('/')[1]))) + 1);
+    expect([p.lagMessages, p.lagSeconds]).toEqual([0, 0]);
+  });
+
   it('refuses a reset while the group has members, and stale or foreign commits, with clear errors', async () => {
     await f.client.admin.createTopic('busy-t', { partitions: 3 });
     const member = f.client.consumer({ group: 'busy', topics: ['busy-t'], ...opts });
