@@ -11,9 +11,9 @@ import type { NetnsNetwork } from './netns.js';
 import type { NemesisEvent } from './history.js';
 import type { SeededRandom } from './prng.js';
 
-export const faultKinds = ['kill', 'pause', 'kill-leader', 'kill-all', 'partition', 'partition-leader', 'corrupt'] as const;
+export const faultKinds = ['kill', 'pause', 'kill-leader', 'kill-all', 'partition', 'partition-leader', 'split', 'corrupt'] as const;
 /** Fault kinds that need each node in its own network namespace. */
-export const networkFaultKinds: readonly FaultKind[] = ['partition', 'partition-leader'];
+export const networkFaultKinds: readonly FaultKind[] = ['partition', 'partition-leader', 'split'];
 export type FaultKind = (typeof faultKinds)[number];
 
 export interface NemesisOptions {
@@ -42,7 +42,17 @@ export async function runNemesis(o: NemesisOptions): Promise<number> {
     const node = leader !== undefined && running.includes(leader) ? leader : o.random.pick(running);
     const holdMs = o.random.int(500, 3_000);
     faults += 1;
-    if (kind === 'partition' || kind === 'partition-leader') {
+    if (kind === 'split') {
+      if (!o.network) throw new Error('split needs the nodes in network namespaces');
+      // The largest minority: 1 of 3, 2 of 5 (they can still talk to each other, without a quorum).
+      const minority = o.random.shuffle(o.cluster.ids).slice(0, Math.floor((o.cluster.ids.length - 1) / 2)).sort((a, b) => a - b);
+      o.progress(`fault ${faults}: split nodes ${minority.join(', ')} from the majority for ${holdMs} ms`);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'split', nodes: minority });
+      o.network.split(minority);
+      await sleep(holdMs);
+      o.network.healSplit(minority);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'heal', nodes: minority });
+    } else if (kind === 'partition' || kind === 'partition-leader') {
       if (!o.network) throw new Error(`${kind} needs the nodes in network namespaces`);
       o.progress(`fault ${faults}: isolate node ${node}${kind === 'partition-leader' ? ' (a partition leader)' : ''} from the network for ${holdMs} ms`);
       o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'isolate', nodes: [node] });

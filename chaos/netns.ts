@@ -1,7 +1,9 @@
 /**
  * Real network partitions for chaos runs: each node in its own network namespace with a veth
  * pair on a bridge in the root namespace (addresses in a private /24 that exists only inside this
- * run's namespaces). Isolating a node sets its bridge port down; healing sets it up again. Needs
+ * run's namespaces). Isolating a node sets its bridge port down; healing sets it up again. A split
+ * moves a minority's ports to a second bridge that leads nowhere else: they still reach each
+ * other, but neither the majority nor the root namespace (clients); healing moves them back. Needs
  * root and iproute2 (`ip`). Interface names carry a per-run tag so concurrent runs and cleanup
  * never touch each other's namespaces.
  */
@@ -17,6 +19,7 @@ export class NetnsNetwork {
   private readonly subnet = `10.${200 + randomInt(50)}.${randomInt(256)}`;
   private readonly created: number[] = [];
   private bridgeUp = false;
+  private sideBridgeUp = false;
 
   private constructor() {}
 
@@ -29,6 +32,9 @@ export class NetnsNetwork {
       net.bridgeUp = true;
       ip('addr', 'add', `${net.subnet}.1/24`, 'dev', net.bridge);
       ip('link', 'set', net.bridge, 'up');
+      ip('link', 'add', net.sideBridge, 'type', 'bridge');
+      net.sideBridgeUp = true;
+      ip('link', 'set', net.sideBridge, 'up');
       for (const id of ids) net.addNode(id);
     } catch (err) {
       net.teardown();
@@ -39,6 +45,10 @@ export class NetnsNetwork {
 
   private get bridge(): string {
     return `fbr${this.tag}`;
+  }
+
+  private get sideBridge(): string {
+    return `fbs${this.tag}`;
   }
 
   private veth(id: number): string {
@@ -75,6 +85,15 @@ export class NetnsNetwork {
     ip('link', 'set', this.veth(id), 'up');
   }
 
+  /** Splits `minority` off: they keep talking to each other, not to anyone else. */
+  split(minority: readonly number[]): void {
+    for (const id of minority) ip('link', 'set', this.veth(id), 'master', this.sideBridge);
+  }
+
+  healSplit(minority: readonly number[]): void {
+    for (const id of minority) ip('link', 'set', this.veth(id), 'master', this.bridge);
+  }
+
   /** Removes every namespace and the bridge this run created (the veths go with them). */
   teardown(): void {
     for (const id of this.created.splice(0)) {
@@ -83,6 +102,14 @@ export class NetnsNetwork {
       } catch {
         // Already gone.
       }
+    }
+    if (this.sideBridgeUp) {
+      try {
+        ip('link', 'del', this.sideBridge);
+      } catch {
+        // Already gone.
+      }
+      this.sideBridgeUp = false;
     }
     if (this.bridgeUp) {
       try {
