@@ -2,7 +2,8 @@
  * Faults on a schedule drawn from one seed: kill -9 a node (then restart it), pause it
  * (SIGSTOP, then SIGCONT), kill the leader of a partition, or kill -9 every node at once and
  * restart them all (promise 1 covers that too), or cut a node (or a partition leader) off the
- * network, or damage a stopped node's segment files (bit flips or truncation). One fault at a
+ * network, split a minority off, storm leaders with transfer requests, or damage a stopped
+ * node's segment files (bit flips or truncation). One fault at a
  * time, each held for a while and then healed.
  */
 import { damageSegments } from './disk-corruption.js';
@@ -11,7 +12,7 @@ import type { NetnsNetwork } from './netns.js';
 import type { NemesisEvent } from './history.js';
 import type { SeededRandom } from './prng.js';
 
-export const faultKinds = ['kill', 'pause', 'kill-leader', 'kill-all', 'partition', 'partition-leader', 'split', 'corrupt'] as const;
+export const faultKinds = ['kill', 'pause', 'kill-leader', 'kill-all', 'partition', 'partition-leader', 'split', 'corrupt', 'transfer'] as const;
 /** Fault kinds that need each node in its own network namespace. */
 export const networkFaultKinds: readonly FaultKind[] = ['partition', 'partition-leader', 'split'];
 export type FaultKind = (typeof faultKinds)[number];
@@ -25,6 +26,8 @@ export interface NemesisOptions {
   readonly untilMs: number;
   /** The node leading some partition right now, if known. */
   readonly leaderOf: () => Promise<number | undefined>;
+  /** Asks some partition's leader to hand over to another replica; true if it agreed. */
+  readonly transferLeadership: () => Promise<boolean>;
   readonly record: (e: NemesisEvent) => void;
   readonly progress: (line: string) => void;
 }
@@ -42,7 +45,20 @@ export async function runNemesis(o: NemesisOptions): Promise<number> {
     const node = leader !== undefined && running.includes(leader) ? leader : o.random.pick(running);
     const holdMs = o.random.int(500, 3_000);
     faults += 1;
-    if (kind === 'split') {
+    if (kind === 'transfer') {
+      // A leadership transfer storm: leaders asked to hand over again and again, mid-traffic.
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'transfer-storm', nodes: [] });
+      const until = Date.now() + holdMs;
+      let asked = 0;
+      let agreed = 0;
+      while (Date.now() < until) {
+        asked += 1;
+        if (await o.transferLeadership()) agreed += 1;
+        await sleep(150);
+      }
+      o.progress(`fault ${faults}: leadership transfer storm for ${holdMs} ms (${agreed} of ${asked} transfers started)`);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'heal', nodes: [] });
+    } else if (kind === 'split') {
       if (!o.network) throw new Error('split needs the nodes in network namespaces');
       // The largest minority: 1 of 3, 2 of 5 (they can still talk to each other, without a quorum).
       const minority = o.random.shuffle(o.cluster.ids).slice(0, Math.floor((o.cluster.ids.length - 1) / 2)).sort((a, b) => a - b);

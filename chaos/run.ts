@@ -9,7 +9,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createClient, offsetAfterBatches } from '../client/index.js';
+import * as grpc from '@grpc/grpc-js';
+import { createClient, offsetAfterBatches, type FerryClient } from '../client/index.js';
+import { ferryGrpc } from '../proto/load.js';
+import type { TransferLeadershipResponse__Output } from '../proto/gen/ferry/v1/TransferLeadershipResponse.js';
 import { dataRecordsOf } from './fetched-records.js';
 import { ConnectionPool, unary } from '../client/connection-pool.js';
 import type { FetchResponse__Output } from '../proto/gen/ferry/v1/FetchResponse.js';
@@ -41,6 +44,28 @@ export interface ChaosOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Asks the leader of a random partition to hand over to another of its replicas. */
+async function transferSomeLeadership(ferry: FerryClient, cluster: LocalCluster, topic: string, random: SeededRandom): Promise<boolean> {
+  const md = await ferry.admin.metadata$([topic]).catch(() => undefined);
+  const t = md?.topics[0];
+  if (!t || t.partitions.length === 0) return false;
+  const p = random.pick(t.partitions);
+  const leader = (await ferry.admin.describeTopic(topic).catch(() => [])).find((d) => d.partition === p.partition)?.leaderId;
+  const others = p.replicas.filter((r) => r !== leader);
+  const address = leader === undefined ? undefined : cluster.addresses.get(leader);
+  if (!address || others.length === 0) return false;
+  const client = new (ferryGrpc().ferry.v1.ControllerService)(address, grpc.credentials.createInsecure());
+  try {
+    const res = await new Promise<TransferLeadershipResponse__Output | undefined>((resolve) => {
+      client.TransferLeadership({ group: `${t.topicId}/${p.partition}`, targetNodeId: random.pick(others) }, { deadline: Date.now() + 1_000 },
+        (err, r) => resolve(err ? undefined : r));
+    });
+    return res?.error?.code === 'ERROR_CODE_NONE';
+  } finally {
+    client.close();
+  }
+}
 
 /** Every record of one partition as one node serves it, up to `upTo` (waits for it to catch up). */
 async function readReplica(pool: ConnectionPool, address: string, topic: string, partition: number, upTo: number, from: number): Promise<Array<{ offset: number; value: string }>> {
@@ -113,6 +138,7 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     const faults = await runNemesis({
       cluster, network, kinds: o.nemesis, random, untilMs: Date.now() + o.seconds * 1000, record: (e) => history.push(e), progress: o.progress,
       leaderOf: async () => (await ferry.admin.describeTopic(topic).catch(() => []))[random.int(0, o.partitions - 1)]?.leaderId,
+      transferLeadership: () => transferSomeLeadership(ferry, cluster, topic, random),
     });
     await workload.stop();
     await readers.stop();

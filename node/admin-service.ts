@@ -54,7 +54,7 @@ export class AdminService {
 
   private topicMetadata(t: TopicInfo): TopicMetadata {
     return {
-      name: t.name, error: noError, configs: topicConfigToStrings(t.config),
+      name: t.name, error: noError, configs: topicConfigToStrings(t.config), topicId: t.topicId,
       partitions: t.partitions.map((p) => {
         const known = this.ctx.leaderOf(t.topicId, p.partition);
         const leader = known?.nodeId ?? -1;

@@ -56,10 +56,10 @@ describe('chaos (short run; `npm run chaos -- --time 300` for a long one)', () =
     expect(summary.acked).toBeGreaterThan(100);
   }, 180_000);
 
-  it('keeps its promises on 5 nodes when a minority of 2 is split from the majority (namespaces; needs root)', async () => {
+  it('keeps its promises on 5 nodes through a 2-node minority split, leader kills and transfer storms (namespaces; needs root)', async () => {
     const lines: string[] = [];
     const { valid, summary } = await runChaos({
-      seconds: 15, nemesis: ['split', 'kill-leader'], seed: 5, nodes: 5, partitions: 2, producers: 3,
+      seconds: 15, nemesis: ['split', 'kill-leader', 'transfer'], seed: 5, nodes: 5, partitions: 2, producers: 3,
       progress: (line) => lines.push(line),
     });
     expect(lines.filter((l) => l.startsWith('ANOMALY')), lines.join('\n')).toEqual([]);

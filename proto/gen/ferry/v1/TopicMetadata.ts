@@ -3,6 +3,7 @@
 
 import type { Error as _ferry_v1_Error, Error__Output as _ferry_v1_Error__Output } from '../../ferry/v1/Error.js';
 import type { PartitionMetadata as _ferry_v1_PartitionMetadata, PartitionMetadata__Output as _ferry_v1_PartitionMetadata__Output } from '../../ferry/v1/PartitionMetadata.js';
+import type { Long } from '@grpc/proto-loader';
 
 export interface TopicMetadata {
   'name'?: (string);
@@ -15,6 +16,11 @@ export interface TopicMetadata {
    * Topic configuration as key/value strings (e.g. "retention.ms" -> "604800000").
    */
   'configs'?: ({[key: string]: string});
+  /**
+   * Unique over the cluster's life (the metadata log index that created the topic): a deleted and
+   * re-created topic gets a new one. A partition's Raft group is named "<topic_id>/<partition>".
+   */
+  'topicId'?: (number | string | Long);
 }
 
 export interface TopicMetadata__Output {
@@ -28,4 +34,9 @@ export interface TopicMetadata__Output {
    * Topic configuration as key/value strings (e.g. "retention.ms" -> "604800000").
    */
   'configs': ({[key: string]: string});
+  /**
+   * Unique over the cluster's life (the metadata log index that created the topic): a deleted and
+   * re-created topic gets a new one. A partition's Raft group is named "<topic_id>/<partition>".
+   */
+  'topicId': (number);
 }
