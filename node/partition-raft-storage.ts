@@ -10,7 +10,7 @@
  * objects to followers. A follower's copy must already sit exactly at its log end
  * (expectedBaseOffset), which Raft's log matching guarantees; a mismatch is a bug and fails fast.
  */
-import { isLogError, readBatchHeader, type PartitionLog } from '../log/index.js';
+import { isLogError, patchBaseOffset, patchLeaderEpoch, readBatchHeader, type PartitionLog } from '../log/index.js';
 import {
   asIndex, asTerm, type ConfState, type Entry, type HardState, type Index, type Snapshot, type Term,
 } from '../raft/types.js';
@@ -204,6 +204,30 @@ export class PartitionRaftStorage implements Storage {
   /** Marks a batch as proposed by this node, so its offsets are assigned on append. */
   markLocalProposal(data: Uint8Array): void {
     this.localProposals.add(data);
+  }
+
+  /**
+   * Gives this node's own proposals among `entries` the base offset and term append() will give
+   * them, now, so they can be replicated while the write runs (the bytes on the wire must be the
+   * stored bytes). Only for a fresh tail continuing the log; returns false otherwise (the caller
+   * then sends after the persist, when append() has stamped them).
+   */
+  stampLocalProposals(entries: readonly Entry[]): boolean {
+    if (entries.length === 0) return true;
+    if (entries[0]!.index !== this.map.lastIndex + 1) return false;
+    let offset = this.map.endOffset;
+    for (const e of entries) {
+      if (e.type !== 'normal') {
+        offset += 1; // a no-op or conf entry is stored as a one-record control batch
+        continue;
+      }
+      const batch = asBuffer(e.data);
+      if (!this.localProposals.has(e.data)) return false;
+      patchBaseOffset(batch, offset);
+      patchLeaderEpoch(batch, e.term);
+      offset += readBatchHeader(batch).lastOffsetDelta + 1;
+    }
+    return true;
   }
 
   /**

@@ -303,10 +303,22 @@ export class RaftHost {
       else this.noticeStatus(g);
     }
     this.dirty.clear();
+    // Messages whose term and vote are already on disk go out now, while this cycle's entries are
+    // written (Raft thesis §10.2.1: the leader replicates in parallel with its own write, and counts
+    // itself only after it, at advance()). Acks and granted votes are not among them: the core
+    // holds those until the Ready after the persist. A new term or vote must be synced first.
+    const sentEarly = new Set<HostedGroup>();
+    for (const [g, rd] of batch) {
+      const termDurable = rd.hardState === undefined || (rd.hardState.term === g.lastTerm && rd.hardState.vote === g.lastVote);
+      if (!termDurable || rd.snapshot || rd.messages.length === 0 || !g.storage.stampLocalProposals(rd.entries)) continue;
+      for (const m of rd.messages) this.options.sink.send(g.key, m);
+      sentEarly.add(g);
+    }
+    if (sentEarly.size > 0) this.options.sink.flush();
     await this.persist(batch);
     await this.compactRequested(batch);
     if (batch.length === 0) return;
-    for (const [g, rd] of batch) for (const m of rd.messages) this.options.sink.send(g.key, m);
+    for (const [g, rd] of batch) if (!sentEarly.has(g)) for (const m of rd.messages) this.options.sink.send(g.key, m);
     this.options.sink.flush();
     for (const [g, rd] of batch) {
       if (rd.snapshot) g.applier.onSnapshot(rd.snapshot.meta.index);

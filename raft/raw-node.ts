@@ -9,7 +9,10 @@
 //                 replaces i and everything after it), then rd.hardState with rd.confState (one
 //                 atomic write, e.g. one LevelDB batch: commit must never point past the entries).
 //                 fsync all of it if rd.mustSync.
-//     2. SEND     rd.messages (in any order, over any transport; drops are fine).
+//     2. SEND     rd.messages (in any order, over any transport; drops are fine). When rd.hardState
+//                 does not change term or vote (and there is no rd.snapshot), they may go out
+//                 before or while step 1 runs: the leader then replicates in parallel with its own
+//                 write (thesis §10.2.1); it counts itself only from advance() on.
 //     3. APPLY    rd.snapshot, then rd.committedEntries, in order, to the state machine.
 //     4. node.advance(rd)
 //   }
@@ -18,7 +21,8 @@
 //  - A follower acknowledges an append, a granted vote or an installed snapshot only for state
 //    that is persisted: those responses wait inside the core and go out in the Ready *after* the
 //    one that carried the state, i.e. after advance() confirmed the persist. (Sending rd.messages
-//    only after persisting rd is still required: heartbeat responses and appends carry the term.)
+//    only after persisting a changed term or vote is still required: every message carries the
+//    term, and a vote request the vote.)
 //  - The leader counts its own copy toward the commit quorum only from advance() on, i.e. after
 //    its own fsync of those entries; a candidate counts its own vote only once it is persisted.
 //  - mustSync is false only when nothing but the commit index changed: losing it is harmless.
