@@ -1,4 +1,5 @@
 /** Topic administration and cluster inspection. */
+import type { CreatePartitionsResponse__Output } from '../proto/gen/ferry/v1/CreatePartitionsResponse.js';
 import type { AlterTopicConfigResponse__Output } from '../proto/gen/ferry/v1/AlterTopicConfigResponse.js';
 import type { CreateTopicResponse__Output } from '../proto/gen/ferry/v1/CreateTopicResponse.js';
 import type { DeleteTopicResponse__Output } from '../proto/gen/ferry/v1/DeleteTopicResponse.js';
@@ -73,6 +74,27 @@ export class Admin {
       const err = FerryError.fromWire(res.error, `alter topic ${name}`);
       if (err) throw err;
     });
+  }
+
+  /**
+   * Grows a topic to `totalPartitions` (never fewer). A retry after an unknown outcome that finds
+   * the topic already grown counts as done. Resolves once this client's metadata shows them.
+   */
+  async createPartitions(name: string, totalPartitions: number): Promise<void> {
+    let attempts = 0;
+    await withRetries(async () => {
+      attempts += 1;
+      const res = await unary<object, CreatePartitionsResponse__Output>(this.pool.get(this.metadata.anyAddress()), 'CreatePartitions',
+        { name, totalPartitions, timeoutMs: this.timeoutMs }, this.timeoutMs + 1_000);
+      const err = FerryError.fromWire(res.error, `grow topic ${name} to ${totalPartitions} partitions`);
+      if (!err) return;
+      if (attempts > 1 && err.code === 'INVALID_REQUEST') {
+        const md = await this.metadata.refresh([name]);
+        if ((md.topics[0]?.partitions.length ?? 0) === totalPartitions) return;
+      }
+      throw err;
+    });
+    await this.metadata.refresh([name]);
   }
 
   async deleteTopic(name: string): Promise<void> {

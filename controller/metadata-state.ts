@@ -34,6 +34,8 @@ export interface TopicInfo {
 export type MetadataCommand =
   | { readonly type: 'createTopic'; readonly name: string; readonly config: TopicConfig; readonly replicas: readonly (readonly number[])[] }
   | { readonly type: 'deleteTopic'; readonly name: string }
+  /** Appends partitions (their replica sets, in order) to an existing topic. */
+  | { readonly type: 'addPartitions'; readonly name: string; readonly fromCount: number; readonly replicas: readonly (readonly number[])[] }
   /** The change itself (not the resulting config), so concurrent alters compose when applied. */
   | { readonly type: 'alterTopicConfig'; readonly name: string; readonly set: Readonly<Record<string, string>>; readonly reset: readonly string[] }
   | { readonly type: 'registerBroker'; readonly broker: BrokerInfo }
@@ -130,6 +132,21 @@ export class MetadataState {
         const next = reset.ok ? parseTopicConfig(cmd.set, reset.value) : reset;
         if (!next.ok) return { ok: false, code: 'INVALID_CONFIG', message: next.problems.join('; ') };
         const topic: TopicInfo = { ...t, config: next.value };
+        this.topicsByName.set(cmd.name, topic);
+        return { ok: true, topic };
+      }
+      case 'addPartitions': {
+        const t = this.topicsByName.get(cmd.name);
+        if (!t) return { ok: false, code: 'UNKNOWN_TOPIC_OR_PARTITION', message: `topic "${cmd.name}" does not exist` };
+        // Decided against the count the proposer saw: a concurrent change makes this one fail, not double.
+        if (t.partitions.length !== cmd.fromCount) {
+          return { ok: false, code: 'INVALID_REQUEST', message: `topic "${cmd.name}" has ${t.partitions.length} partitions now, not ${cmd.fromCount}; retry` };
+        }
+        if (cmd.replicas.length === 0 || cmd.replicas.some((r) => r.length === 0 || new Set(r).size !== r.length)) {
+          return { ok: false, code: 'INVALID_REQUEST', message: `topic "${cmd.name}": every new partition needs distinct replicas` };
+        }
+        const added = cmd.replicas.map((replicas, i) => ({ partition: t.partitions.length + i, replicas: [...replicas] }));
+        const topic: TopicInfo = { ...t, partitions: [...t.partitions, ...added] };
         this.topicsByName.set(cmd.name, topic);
         return { ok: true, topic };
       }

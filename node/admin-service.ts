@@ -11,6 +11,8 @@ import { placeReplicas } from '../controller/placement.js';
 import { parseTopicConfig, resetTopicConfigKeys, topicConfigToStrings, validateTopicName } from '../controller/topic-config.js';
 import type { AlterTopicConfigRequest__Output } from '../proto/gen/ferry/v1/AlterTopicConfigRequest.js';
 import type { AlterTopicConfigResponse } from '../proto/gen/ferry/v1/AlterTopicConfigResponse.js';
+import type { CreatePartitionsRequest__Output } from '../proto/gen/ferry/v1/CreatePartitionsRequest.js';
+import type { CreatePartitionsResponse } from '../proto/gen/ferry/v1/CreatePartitionsResponse.js';
 import type { CreateTopicRequest__Output } from '../proto/gen/ferry/v1/CreateTopicRequest.js';
 import type { CreateTopicResponse } from '../proto/gen/ferry/v1/CreateTopicResponse.js';
 import type { DeleteTopicRequest__Output } from '../proto/gen/ferry/v1/DeleteTopicRequest.js';
@@ -132,6 +134,38 @@ export class AdminService {
   }
 
   /** Sets and resets config keys: checked here for a quick answer, decided when the change applies. */
+  /** Grows a topic; the new partitions are placed like a new topic's, continuing its rotation. */
+  createPartitions(req: CreatePartitionsRequest__Output): Promise<CreatePartitionsResponse> {
+    const fail = (error: ReturnType<typeof wireError>): CreatePartitionsResponse => ({ error });
+    if (isInternalTopic(req.name)) {
+      return Promise.resolve(fail(wireError('INVALID_REQUEST', `topic "${req.name}" is internal; its partition count is fixed (groups hash onto it)`)));
+    }
+    const current = this.ctx.controller.state.topic(req.name);
+    if (!current) return Promise.resolve(fail(wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.name}" does not exist`)));
+    const have = current.partitions.length;
+    if (!Number.isInteger(req.totalPartitions) || req.totalPartitions <= have || req.totalPartitions > topicPartitionsMax) {
+      return Promise.resolve(fail(wireError('INVALID_REQUEST',
+        `topic "${req.name}" has ${have} partitions; the new total must be ${have + 1}-${topicPartitionsMax} (a topic never shrinks: keys would move), got ${req.totalPartitions}`)));
+    }
+    return this.ctx.forwarder.run('ferry', 'CreatePartitions', req, async () => {
+      const t = this.ctx.controller.state.topic(req.name);
+      if (!t) return fail(wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.name}" does not exist`));
+      const rf = t.partitions[0]!.replicas.length;
+      const live = [...this.ctx.brokers()].filter(([, b]) => !b.fenced).map(([nodeId, b]) => ({ nodeId, rack: b.rack }));
+      const placed = placeReplicas(live, req.totalPartitions - t.partitions.length, rf, t.topicId + t.partitions.length);
+      if (!placed.ok) return fail(wireError('INVALID_REPLICATION_FACTOR', placed.problem));
+      try {
+        const r = await this.ctx.controller.propose({ type: 'addPartitions', name: req.name, fromCount: t.partitions.length, replicas: placed.replicas },
+          Math.min(req.timeoutMs || adminTimeoutMsDefault, adminTimeoutMsMax));
+        if (!r.ok) return fail(wireError(r.code, r.message));
+        this.log.info({ topic: req.name, from: t.partitions.length, to: req.totalPartitions }, 'partitions added');
+        return { error: noError, topic: this.topicMetadata(r.topic!) };
+      } catch (e) {
+        return fail(toWireError(e, (id) => this.ctx.brokers().get(id)?.address));
+      }
+    }, fail);
+  }
+
   alterTopicConfig(req: AlterTopicConfigRequest__Output): Promise<AlterTopicConfigResponse> {
     const fail = (error: ReturnType<typeof wireError>): AlterTopicConfigResponse => ({ error });
     if (isInternalTopic(req.name)) return Promise.resolve(fail(wireError('INVALID_REQUEST', `topic "${req.name}" is internal; its config is fixed`)));

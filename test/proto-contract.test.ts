@@ -41,7 +41,7 @@ describe('proto/ contracts', () => {
     const def = protoLoader.loadSync('ferry/v1/client.proto', { includeDirs: [path.join(root, 'proto')] });
     const pkg = grpc.loadPackageDefinition(def) as unknown as { ferry: { v1: { FerryService: { service: object } } } };
     expect(Object.keys(pkg.ferry.v1.FerryService.service)).toEqual([
-      'Metadata', 'CreateTopic', 'DeleteTopic', 'DescribeTopic', 'AlterTopicConfig', 'Produce', 'Fetch', 'FetchStream', 'ListOffsets', 'InitProducerId',
+      'Metadata', 'CreateTopic', 'DeleteTopic', 'DescribeTopic', 'AlterTopicConfig', 'CreatePartitions', 'Produce', 'Fetch', 'FetchStream', 'ListOffsets', 'InitProducerId',
     ]);
   });
 

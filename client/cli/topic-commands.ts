@@ -64,15 +64,26 @@ export function registerTopicCommands(program: Command, globals: () => GlobalOpt
   });
 
   topic.command('alter <name>')
-    .description('change topic config without a restart')
+    .description('change topic config without a restart, or grow the topic to more partitions')
     .option('-c, --config <key=value...>', 'keys to set, e.g. max.message.bytes=4194304', [])
     .option('--reset <key...>', 'keys to reset to their defaults', [])
-    .action(async (name: string, o: { config: string[]; reset: string[] }) => {
-      if (o.config.length === 0 && o.reset.length === 0) throw new UsageError('give --config key=value and/or --reset key');
+    .option('-p, --partitions <n>', 'grow to n partitions in total (never fewer: keys would move)')
+    .action(async (name: string, o: { config: string[]; reset: string[]; partitions?: string }) => {
+      if (o.config.length === 0 && o.reset.length === 0 && o.partitions === undefined) {
+        throw new UsageError('give --config key=value, --reset key and/or --partitions n');
+      }
+      const total = o.partitions === undefined ? undefined : Number(o.partitions);
+      if (total !== undefined && !(Number.isInteger(total) && total >= 1)) throw new UsageError(`--partitions must be a positive integer, got "${o.partitions}"`);
       const ferry = clientFrom(globals());
       try {
-        await ferry.admin.alterTopicConfig(name, { set: parseConfigs(o.config), reset: o.reset });
-        process.stdout.write(`changed config of topic ${name}\n`);
+        if (o.config.length > 0 || o.reset.length > 0) {
+          await ferry.admin.alterTopicConfig(name, { set: parseConfigs(o.config), reset: o.reset });
+          process.stdout.write(`changed config of topic ${name}\n`);
+        }
+        if (total !== undefined) {
+          await ferry.admin.createPartitions(name, total);
+          process.stdout.write(`topic ${name} now has ${total} partitions\n`);
+        }
       } finally {
         ferry.close();
       }

@@ -5,6 +5,8 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 import type { AlterTopicConfigRequest as _ferry_v1_AlterTopicConfigRequest, AlterTopicConfigRequest__Output as _ferry_v1_AlterTopicConfigRequest__Output } from './ferry/v1/AlterTopicConfigRequest.js';
 import type { AlterTopicConfigResponse as _ferry_v1_AlterTopicConfigResponse, AlterTopicConfigResponse__Output as _ferry_v1_AlterTopicConfigResponse__Output } from './ferry/v1/AlterTopicConfigResponse.js';
 import type { Broker as _ferry_v1_Broker, Broker__Output as _ferry_v1_Broker__Output } from './ferry/v1/Broker.js';
+import type { CreatePartitionsRequest as _ferry_v1_CreatePartitionsRequest, CreatePartitionsRequest__Output as _ferry_v1_CreatePartitionsRequest__Output } from './ferry/v1/CreatePartitionsRequest.js';
+import type { CreatePartitionsResponse as _ferry_v1_CreatePartitionsResponse, CreatePartitionsResponse__Output as _ferry_v1_CreatePartitionsResponse__Output } from './ferry/v1/CreatePartitionsResponse.js';
 import type { CreateTopicRequest as _ferry_v1_CreateTopicRequest, CreateTopicRequest__Output as _ferry_v1_CreateTopicRequest__Output } from './ferry/v1/CreateTopicRequest.js';
 import type { CreateTopicResponse as _ferry_v1_CreateTopicResponse, CreateTopicResponse__Output as _ferry_v1_CreateTopicResponse__Output } from './ferry/v1/CreateTopicResponse.js';
 import type { DeleteTopicRequest as _ferry_v1_DeleteTopicRequest, DeleteTopicRequest__Output as _ferry_v1_DeleteTopicRequest__Output } from './ferry/v1/DeleteTopicRequest.js';
@@ -48,6 +50,8 @@ export interface ProtoGrpcType {
       AlterTopicConfigRequest: MessageTypeDefinition<_ferry_v1_AlterTopicConfigRequest, _ferry_v1_AlterTopicConfigRequest__Output>
       AlterTopicConfigResponse: MessageTypeDefinition<_ferry_v1_AlterTopicConfigResponse, _ferry_v1_AlterTopicConfigResponse__Output>
       Broker: MessageTypeDefinition<_ferry_v1_Broker, _ferry_v1_Broker__Output>
+      CreatePartitionsRequest: MessageTypeDefinition<_ferry_v1_CreatePartitionsRequest, _ferry_v1_CreatePartitionsRequest__Output>
+      CreatePartitionsResponse: MessageTypeDefinition<_ferry_v1_CreatePartitionsResponse, _ferry_v1_CreatePartitionsResponse__Output>
       CreateTopicRequest: MessageTypeDefinition<_ferry_v1_CreateTopicRequest, _ferry_v1_CreateTopicRequest__Output>
       CreateTopicResponse: MessageTypeDefinition<_ferry_v1_CreateTopicResponse, _ferry_v1_CreateTopicResponse__Output>
       DeleteTopicRequest: MessageTypeDefinition<_ferry_v1_DeleteTopicRequest, _ferry_v1_DeleteTopicRequest__Output>

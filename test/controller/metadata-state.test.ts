@@ -63,6 +63,17 @@ describe('MetadataState', () => {
     expect(s.apply(6, { type: 'fenceBroker', nodeId: 9 })).toMatchObject({ ok: false, code: 'INVALID_REQUEST' });
   });
 
+  it('adds partitions to a topic, decided against the count the proposer saw', () => {
+    const s = new MetadataState();
+    s.apply(1, create('t', [[1, 2], [2, 3]]));
+    expect(s.apply(2, { type: 'addPartitions', name: 't', fromCount: 2, replicas: [[3, 1]] })).toMatchObject({ ok: true, topic: { topicId: 1 } });
+    expect(s.topic('t')!.partitions).toEqual([{ partition: 0, replicas: [1, 2] }, { partition: 1, replicas: [2, 3] }, { partition: 2, replicas: [3, 1] }]);
+    expect(s.apply(3, { type: 'addPartitions', name: 't', fromCount: 2, replicas: [[1, 2]] })).toMatchObject({ ok: false, message: expect.stringMatching(/has 3 partitions now, not 2/) });
+    expect(s.apply(4, { type: 'addPartitions', name: 't', fromCount: 3, replicas: [[1, 1]] })).toMatchObject({ ok: false, code: 'INVALID_REQUEST' });
+    expect(s.apply(5, { type: 'addPartitions', name: 'nope', fromCount: 1, replicas: [[1]] })).toMatchObject({ ok: false, code: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    expect(s.topic('t')!.partitions).toHaveLength(3);
+  });
+
   it('reserves producer id blocks that never overlap, and refuses bad block sizes', () => {
     const s = new MetadataState();
     expect(s.apply(1, { type: 'allocateProducerIds', nodeId: 1, count: 1000 })).toEqual({ ok: true, firstProducerId: 0 });

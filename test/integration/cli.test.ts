@@ -41,6 +41,9 @@ describe('the ferry CLI against a running cluster', () => {
     expect(await ferry(['topic', 'alter', 'load', '--config', 'retention.ms=60000'])).toMatchObject({ code: 0, stdout: 'changed config of topic load\n' });
     expect((await ferry(['topic', 'describe', 'load'])).stdout).toContain('retention.ms=60000');
     expect(await ferry(['topic', 'alter', 'load'])).toMatchObject({ code: 2, stderr: expect.stringContaining('give --config') });
+    expect(await ferry(['topic', 'alter', 'load', '--partitions', '2'])).toMatchObject({ code: 0, stdout: 'topic load now has 2 partitions\n' });
+    expect((await ferry(['topic', 'list'])).stdout).toMatch(/^load\s+2\s+3$/m);
+    expect(await ferry(['topic', 'alter', 'load', '--partitions', '1'])).toMatchObject({ code: 1, stderr: expect.stringContaining('never shrinks') });
   });
 
   it('explains mistakes: usage errors exit 2, server errors exit 1 with the code', async () => {

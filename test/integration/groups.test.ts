@@ -162,6 +162,26 @@ describe('consumer groups on a 3-node cluster (real processes)', () => {
     expect([p.lagMessages, p.lagSeconds]).toEqual([0, 0]);
   });
 
+  it('growing a topic\'s partitions rebalances its groups onto the new ones; shrinking is refused', async () => {
+    await f.client.admin.createTopic('growing', { partitions: 2 });
+    const member = f.client.consumer({ group: 'growers', topics: ['growing'], ...opts });
+    member.start();
+    try {
+      await until('the member to own both partitions', () => (member.assignment().length === 2 ? true : undefined), 20_000);
+      await expect(f.client.admin.createPartitions('growing', 2)).rejects.toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringMatching(/never shrinks/) });
+      await expect(f.client.admin.createPartitions('__group_state', 99)).rejects.toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringMatching(/internal/) });
+      await f.client.admin.createPartitions('growing', 4);
+      expect((await f.client.admin.describeTopic('growing')).map((p) => p.partition)).toEqual([0, 1, 2, 3]);
+      await until('the member to own all four partitions', () => (member.assignment().length === 4 ? true : undefined), 30_000);
+      const producer = f.client.producer();
+      const sent = await Promise.all([2, 3].map((partition) => producer.send('growing', { key: `k${partition}`, value: `new-${partition}`, partition })));
+      const seen = await drain([member], (s) => sent.every((m) => s.has(key(m))), 30_000);
+      expect(sent.map((m) => seen.get(key(m)))).toEqual(['new-2', 'new-3']);
+    } finally {
+      await member.close();
+    }
+  });
+
   it('refuses a reset while the group has members, and stale or foreign commits, with clear errors', async () => {
     await f.client.admin.createTopic('busy-t', { partitions: 3 });
     const member = f.client.consumer({ group: 'busy', topics: ['busy-t'], ...opts });

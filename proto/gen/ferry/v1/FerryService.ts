@@ -5,6 +5,8 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AlterTopicConfigRequest as _ferry_v1_AlterTopicConfigRequest, AlterTopicConfigRequest__Output as _ferry_v1_AlterTopicConfigRequest__Output } from '../../ferry/v1/AlterTopicConfigRequest.js';
 import type { AlterTopicConfigResponse as _ferry_v1_AlterTopicConfigResponse, AlterTopicConfigResponse__Output as _ferry_v1_AlterTopicConfigResponse__Output } from '../../ferry/v1/AlterTopicConfigResponse.js';
+import type { CreatePartitionsRequest as _ferry_v1_CreatePartitionsRequest, CreatePartitionsRequest__Output as _ferry_v1_CreatePartitionsRequest__Output } from '../../ferry/v1/CreatePartitionsRequest.js';
+import type { CreatePartitionsResponse as _ferry_v1_CreatePartitionsResponse, CreatePartitionsResponse__Output as _ferry_v1_CreatePartitionsResponse__Output } from '../../ferry/v1/CreatePartitionsResponse.js';
 import type { CreateTopicRequest as _ferry_v1_CreateTopicRequest, CreateTopicRequest__Output as _ferry_v1_CreateTopicRequest__Output } from '../../ferry/v1/CreateTopicRequest.js';
 import type { CreateTopicResponse as _ferry_v1_CreateTopicResponse, CreateTopicResponse__Output as _ferry_v1_CreateTopicResponse__Output } from '../../ferry/v1/CreateTopicResponse.js';
 import type { DeleteTopicRequest as _ferry_v1_DeleteTopicRequest, DeleteTopicRequest__Output as _ferry_v1_DeleteTopicRequest__Output } from '../../ferry/v1/DeleteTopicRequest.js';
@@ -39,6 +41,23 @@ export interface FerryServiceClient extends grpc.Client {
   alterTopicConfig(argument: _ferry_v1_AlterTopicConfigRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_AlterTopicConfigResponse__Output>): grpc.ClientUnaryCall;
   alterTopicConfig(argument: _ferry_v1_AlterTopicConfigRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_AlterTopicConfigResponse__Output>): grpc.ClientUnaryCall;
   alterTopicConfig(argument: _ferry_v1_AlterTopicConfigRequest, callback: grpc.requestCallback<_ferry_v1_AlterTopicConfigResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Grow a topic to more partitions (never fewer: keys would move). New partitions get replicas
+   * like a new topic's; consumer groups subscribed to the topic rebalance to include them.
+   */
+  CreatePartitions(argument: _ferry_v1_CreatePartitionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  CreatePartitions(argument: _ferry_v1_CreatePartitionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  CreatePartitions(argument: _ferry_v1_CreatePartitionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  CreatePartitions(argument: _ferry_v1_CreatePartitionsRequest, callback: grpc.requestCallback<_ferry_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Grow a topic to more partitions (never fewer: keys would move). New partitions get replicas
+   * like a new topic's; consumer groups subscribed to the topic rebalance to include them.
+   */
+  createPartitions(argument: _ferry_v1_CreatePartitionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  createPartitions(argument: _ferry_v1_CreatePartitionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  createPartitions(argument: _ferry_v1_CreatePartitionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  createPartitions(argument: _ferry_v1_CreatePartitionsRequest, callback: grpc.requestCallback<_ferry_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Create a topic; answered once the controller has committed it.
@@ -182,6 +201,12 @@ export interface FerryServiceHandlers extends grpc.UntypedServiceImplementation 
   AlterTopicConfig: grpc.handleUnaryCall<_ferry_v1_AlterTopicConfigRequest__Output, _ferry_v1_AlterTopicConfigResponse>;
   
   /**
+   * Grow a topic to more partitions (never fewer: keys would move). New partitions get replicas
+   * like a new topic's; consumer groups subscribed to the topic rebalance to include them.
+   */
+  CreatePartitions: grpc.handleUnaryCall<_ferry_v1_CreatePartitionsRequest__Output, _ferry_v1_CreatePartitionsResponse>;
+  
+  /**
    * Create a topic; answered once the controller has committed it.
    */
   CreateTopic: grpc.handleUnaryCall<_ferry_v1_CreateTopicRequest__Output, _ferry_v1_CreateTopicResponse>;
@@ -231,6 +256,7 @@ export interface FerryServiceHandlers extends grpc.UntypedServiceImplementation 
 
 export interface FerryServiceDefinition extends grpc.ServiceDefinition {
   AlterTopicConfig: MethodDefinition<_ferry_v1_AlterTopicConfigRequest, _ferry_v1_AlterTopicConfigResponse, _ferry_v1_AlterTopicConfigRequest__Output, _ferry_v1_AlterTopicConfigResponse__Output>
+  CreatePartitions: MethodDefinition<_ferry_v1_CreatePartitionsRequest, _ferry_v1_CreatePartitionsResponse, _ferry_v1_CreatePartitionsRequest__Output, _ferry_v1_CreatePartitionsResponse__Output>
   CreateTopic: MethodDefinition<_ferry_v1_CreateTopicRequest, _ferry_v1_CreateTopicResponse, _ferry_v1_CreateTopicRequest__Output, _ferry_v1_CreateTopicResponse__Output>
   DeleteTopic: MethodDefinition<_ferry_v1_DeleteTopicRequest, _ferry_v1_DeleteTopicResponse, _ferry_v1_DeleteTopicRequest__Output, _ferry_v1_DeleteTopicResponse__Output>
   DescribeTopic: MethodDefinition<_ferry_v1_DescribeTopicRequest, _ferry_v1_DescribeTopicResponse, _ferry_v1_DescribeTopicRequest__Output, _ferry_v1_DescribeTopicResponse__Output>
