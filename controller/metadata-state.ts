@@ -7,7 +7,8 @@
  * Topics get a numeric id, the controller log index that created them, so a deleted and
  * re-created topic never reuses the Raft groups, directories or offsets of the old one.
  */
-import { parseTopicConfig, resetTopicConfigKeys, type TopicConfig } from './topic-config.js';
+import { MetadataImageError, type MetadataImageContent } from './metadata-image.js';
+import { parseTopicConfig, resetTopicConfigKeys, topicConfigToStrings, type TopicConfig } from './topic-config.js';
 
 export interface BrokerInfo {
   readonly nodeId: number;
@@ -161,6 +162,40 @@ export class MetadataState {
       default:
         return assertNever(cmd);
     }
+  }
+
+  /** Everything this state holds, for a snapshot image (controller/metadata-image.ts). */
+  toImage(): MetadataImageContent {
+    if (this.appliedIndex < 1) throw new Error('an image of a metadata state that applied nothing');
+    return {
+      appliedIndex: this.appliedIndex,
+      nextProducerId: this.nextProducerIdValue,
+      brokers: [...this.brokerMap.values()].map((b) => ({ nodeId: b.nodeId, address: b.address, rack: b.rack, fenced: b.fenced === true })),
+      topics: [...this.topicsByName.values()].map((t) => ({
+        name: t.name, topicId: t.topicId, config: topicConfigToStrings(t.config),
+        partitions: t.partitions.map((p) => ({ partition: p.partition, replicas: [...p.replicas] })),
+      })),
+    };
+  }
+
+  /**
+   * Replaces the whole state with an image's (a restart from a snapshot, or one installed from
+   * the leader). Everything is validated before anything changes: a bad image changes nothing.
+   */
+  loadImage(image: MetadataImageContent): void {
+    const topics = new Map<string, TopicInfo>();
+    for (const t of image.topics) {
+      const config = parseTopicConfig(t.config);
+      if (!config.ok) throw new MetadataImageError(`metadata image: topic "${t.name}" config is invalid: ${config.problems.join('; ')}`);
+      if (t.topicId > image.appliedIndex) throw new MetadataImageError(`metadata image: topic "${t.name}" id ${t.topicId} is past the image index ${image.appliedIndex}`);
+      topics.set(t.name, { name: t.name, topicId: t.topicId, config: config.value, partitions: t.partitions.map((p) => ({ partition: p.partition, replicas: [...p.replicas] })) });
+    }
+    this.topicsByName.clear();
+    for (const [name, t] of topics) this.topicsByName.set(name, t);
+    this.brokerMap.clear();
+    for (const b of image.brokers) this.brokerMap.set(b.nodeId, { nodeId: b.nodeId, address: b.address, rack: b.rack, fenced: b.fenced });
+    this.nextProducerIdValue = image.nextProducerId;
+    this.appliedIndex = image.appliedIndex;
   }
 
   private advanceTo(index: number): void {

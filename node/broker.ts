@@ -41,6 +41,8 @@ import { replicaStatePartition } from './consumer-groups/replica-state-partition
 
 /** Raft timing in ticks; with the default 20 ms tick a leader is suspected after 200-400 ms. */
 const raftTiming = { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 };
+/** Segment size of the controller log (compacted after every controller snapshot). */
+const controllerSegmentBytes = 4 * 1024 * 1024;
 /** How long shutdown waits for leadership to move away before closing anyway. */
 const shutdownTransferMs = 2_000;
 /** How long shutdown lets in-flight RPCs finish before cutting connections. */
@@ -123,11 +125,14 @@ export class Broker implements ReplicaDirectory {
 
     const voters = config.controllerNodeIds;
     const learners = [...config.peers.keys()].filter((id) => !voters.includes(id));
-    const controllerLog = await PartitionLog.open(path.join(config.dataDir, 'controller'), {}, log);
+    // Small segments: compaction after a snapshot frees disk only in whole segments.
+    const controllerLog = await PartitionLog.open(path.join(config.dataDir, 'controller'), { segmentBytes: controllerSegmentBytes }, log);
     const stored = await loadOrBootstrapGroup(store, controllerGroupKey, { voters, learners });
     const brokerRef: { broker?: Broker } = {};
-    const controller = new ControllerReplica(host, (state) => brokerRef.broker?.onMetadata(state));
-    const controllerStorage = PartitionRaftStorage.open(controllerLog, stored);
+    const controller = new ControllerReplica(host, (state) => brokerRef.broker?.onMetadata(state), {
+      snapshotEveryEntries: config.controllerSnapshotEntries, snapshotIndex: stored.snapshot!.index, snapshotImage: stored.snapshot!.data, log,
+    });
+    const controllerStorage = PartitionRaftStorage.open(controllerLog, stored, 'metadataImage');
     if (controllerStorage.damage) log.warn({ damage: controllerStorage.damage }, 'damaged controller log cut at the first bad batch');
     host.addGroup(controllerGroupKey, controllerStorage, controller, true);
 

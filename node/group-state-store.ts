@@ -57,8 +57,12 @@ export class StoreCorruptionError extends Error {
 }
 
 function encode(value: unknown): Buffer {
-  const payload = Buffer.from(JSON.stringify(value, (_k, v: unknown) =>
-    v instanceof Uint8Array ? { $bytes: Buffer.from(v).toString('base64') } : v));
+  // The replacer looks at the holder's own value: JSON.stringify turns a Buffer into
+  // {type, data} through its toJSON before a replacer sees it.
+  const payload = Buffer.from(JSON.stringify(value, function (this: Record<string, unknown>, k: string, v: unknown) {
+    const raw = this[k];
+    return raw instanceof Uint8Array ? { $bytes: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') } : v;
+  }));
   const out = Buffer.allocUnsafe(5 + payload.length);
   out.writeUInt8(formatVersion, 0);
   out.writeUInt32BE(crc32c(payload), 1);
