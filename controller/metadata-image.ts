@@ -27,11 +27,17 @@ export interface ImageBroker {
   readonly address: string;
   readonly rack: string;
   readonly fenced: boolean;
+  /** Wall-clock ms when the controller fenced it (absent while unfenced). */
+  readonly fencedAtMs?: number;
 }
 
 export interface ImagePartition {
   readonly partition: number;
   readonly replicas: readonly number[];
+  /** Where a reassignment in progress moves the replicas; absent when none is. */
+  readonly target?: readonly number[];
+  /** Set once the replica set differs from the one the topic was created with. */
+  readonly moved?: boolean;
 }
 
 export interface ImageTopic {
@@ -135,16 +141,22 @@ function nodeSet(v: unknown, what: string): number[] {
 function checkBroker(v: unknown, i: number): ImageBroker {
   const o = obj(v, `brokers[${i}]`);
   if (typeof o.fenced !== 'boolean') fail(`brokers[${i}].fenced must be a boolean`);
+  const fencedAtMs = o.fencedAtMs === undefined ? undefined : int(o.fencedAtMs, `brokers[${i}].fencedAtMs`);
   return {
     nodeId: int(o.nodeId, `brokers[${i}].nodeId`, 1), address: str(o.address, `brokers[${i}].address`), rack: str(o.rack, `brokers[${i}].rack`),
-    fenced: o.fenced,
+    fenced: o.fenced, ...(fencedAtMs !== undefined ? { fencedAtMs } : {}),
   };
 }
 
 function checkPartition(v: unknown, what: string, index: number): ImagePartition {
   const o = obj(v, what);
   if (o.partition !== index) fail(`${what}.partition is ${JSON.stringify(o.partition)}, want ${index}`);
-  return { partition: index, replicas: nodeSet(o.replicas, `${what}.replicas`) };
+  if (o.moved !== undefined && typeof o.moved !== 'boolean') fail(`${what}.moved must be a boolean`);
+  const target = o.target === undefined ? undefined : nodeSet(o.target, `${what}.target`);
+  return {
+    partition: index, replicas: nodeSet(o.replicas, `${what}.replicas`),
+    ...(target ? { target } : {}), ...(o.moved === true ? { moved: true } : {}),
+  };
 }
 
 function checkTopic(v: unknown, i: number): ImageTopic {

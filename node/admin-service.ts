@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { groupStateTopicConfig, groupStateTopicName, isInternalTopic } from '../controller/group-state-topic.js';
-import type { TopicInfo } from '../controller/metadata-state.js';
+import { hostsOf, type TopicInfo } from '../controller/metadata-state.js';
 import { placeReplicas } from '../controller/placement.js';
 import { parseTopicConfig, resetTopicConfigKeys, topicConfigToStrings, validateTopicName } from '../controller/topic-config.js';
 import type { AlterTopicConfigRequest__Output } from '../proto/gen/ferry/v1/AlterTopicConfigRequest.js';
@@ -60,7 +60,7 @@ export class AdminService {
         const leader = known?.nodeId ?? -1;
         return {
           partition: p.partition, replicas: [...p.replicas], inSyncReplicas: [...p.replicas],
-          leaderId: leader, leaderEpoch: known?.term ?? -1,
+          leaderId: leader, leaderEpoch: known?.term ?? -1, targetReplicas: [...(p.target ?? [])],
           error: leader > 0 ? noError : wireError('LEADER_NOT_AVAILABLE', 'leader unknown on this node; ask a replica'),
         };
       }),
@@ -172,7 +172,7 @@ export class AdminService {
         partition: p.partition, error: noError, leaderId: replica.leaderId || -1, leaderEpoch: replica.term,
         logStartOffset: replica.logStartOffset, highWatermark: replica.hw, logEndOffset: replica.log.logEndOffset,
         sizeBytes: replica.log.sizeBytes,
-        replicas: p.replicas.map((nodeId) => {
+        replicas: hostsOf(p).map((nodeId) => {
           const pr = progress?.get(nodeId as never);
           return { nodeId, logEndOffset: -1, inSync: pr ? pr.match >= (status?.commit ?? 0) || pr.recentActive : false };
         }),

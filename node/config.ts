@@ -53,6 +53,8 @@ export interface NodeConfig {
   readonly groupStatePartitions: number;
   /** The controller snapshots its state and compacts its log every this many applied entries. */
   readonly controllerSnapshotEntries: number;
+  /** A broker fenced this long has its replicas moved to other brokers; 0 = never. */
+  readonly reassignAfterMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -94,6 +96,7 @@ interface RawConfig {
   cleanerBytesPerSec: number;
   groupStatePartitions: number;
   controllerSnapshotEntries: number;
+  reassignAfterMs: number;
   logLevel: LogLevel;
 }
 
@@ -225,6 +228,15 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
     key: 'controllerSnapshotEntries', flag: 'controller-snapshot-entries', env: 'FERRY_CONTROLLER_SNAPSHOT_ENTRIES',
     help: 'controller snapshot (and log compaction) every N metadata entries', parse: parseInteger(10, 10_000_000),
   },
+  reassignAfterMs: {
+    key: 'reassignAfterMs', flag: 'reassign-after-ms', env: 'FERRY_REASSIGN_AFTER_MS',
+    help: 'move the replicas of a broker fenced this long to others (ms, 0 = never)',
+    parse: (raw) => {
+      const n = parseInteger(0, 30 * 86_400_000)(raw);
+      // Below a second a short pause would already move replicas (each move copies a whole log).
+      return n.ok && n.value > 0 && n.value < 1_000 ? { ok: false, why: `must be 0 (never) or at least 1000, got ${n.value}` } : n;
+    },
+  },
   logLevel: {
     key: 'logLevel', flag: 'log-level', env: 'FERRY_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace',
     parse: parseOneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const),
@@ -242,6 +254,9 @@ const defaults: Partial<Record<keyof RawConfig, unknown>> = {
   // The image is the whole metadata: 10,000 entries between snapshots keeps the replay at start
   // short (entries are small) without re-encoding the image often.
   controllerSnapshotEntries: 10_000,
+  // Long enough that a restart or a short outage never starts copying whole logs (Kafka's
+  // operators wait similarly before moving replicas off a failed broker).
+  reassignAfterMs: 300_000,
 };
 
 /** The flag table for `--help`. */
@@ -334,5 +349,6 @@ function finish(raw: Partial<RawConfig>, problems: string[]): NodeConfig {
     faultLoseProduceRepliesPercent: raw.faultLoseProduceRepliesPercent!,
     cleanerBytesPerSec: raw.cleanerBytesPerSec === 0 ? null : raw.cleanerBytesPerSec!,
     groupStatePartitions: raw.groupStatePartitions!, controllerSnapshotEntries: raw.controllerSnapshotEntries!,
+    reassignAfterMs: raw.reassignAfterMs!,
   };
 }
