@@ -6,7 +6,7 @@ import { createClient } from '../../client/index.js';
 import type { FetchResponse__Output } from '../../proto/gen/ferry/v1/FetchResponse.js';
 import type { MetadataResponse__Output } from '../../proto/gen/ferry/v1/MetadataResponse.js';
 import type { TopicMetadata__Output } from '../../proto/gen/ferry/v1/TopicMetadata.js';
-import { startCluster, until, type Fixture } from './cluster-fixture.js';
+import { runCli, startCluster, until, type Fixture } from './cluster-fixture.js';
 import { call, rawClient } from './raw-client.js';
 
 const reassignAfterMs = 3_000;
@@ -118,5 +118,56 @@ describe('reassignment off a dead broker (4 nodes)', () => {
     const partitionsDir = path.join(f.cluster.dataDir(victim), 'partitions');
     expect(readdirSync(partitionsDir).length).toBe(moved.length);
     await until(`node ${victim} to delete the files of the partitions moved off it`, () => (readdirSync(partitionsDir).length === 0 ? true : undefined), 30_000);
+  });
+
+  it('lets an operator move a partition (CLI), shows it in cluster status, rolls a move to a dead node back, and refuses bad requests', async () => {
+    const topic = 'moving';
+    const ferry = (args: string[]) => runCli(f.cluster, args);
+    const partitionOf = async () => (await topicFrom(1, topic)).t.partitions[0]!;
+    await until('node 4 to be alive again', async () => ((await topicFrom(1, topic)).md.brokers.find((b) => b.nodeId === 4)?.alive ? true : undefined));
+    const start = await partitionOf();
+    expect(start.replicas).not.toContain(4);
+    const [a, b, dropped] = start.replicas as [number, number, number];
+
+    // Bad requests: a specific error, and nothing recorded.
+    expect(await ferry(['topic', 'reassign', 'nope', '--move', '0=1,2,3'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/UNKNOWN_TOPIC_OR_PARTITION: reassign partitions of nope: topic "nope" does not exist/) });
+    expect(await ferry(['topic', 'reassign', topic, '--move', '9=1,2,3'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/has partitions 0-3, not 9/) });
+    expect(await ferry(['topic', 'reassign', topic, '--move', '0=1,2,9'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/node\(s\) 9 are not in the cluster/) });
+    expect(await ferry(['topic', 'reassign', topic, '--move', '0=1,1'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/a node appears twice/) });
+    expect(await ferry(['topic', 'reassign', topic, '--move', 'zero'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--move takes partition=node,node/) });
+    expect(await partitionOf()).toEqual(start);
+
+    // A move onto node 4 while it is down: it cannot catch up, so the move shows as in progress,
+    // until node 4 is fenced past the delay and the controller replaces it in the target (the
+    // partition ends where it was).
+    await f.cluster.kill(4);
+    expect(await ferry(['topic', 'reassign', topic, '--move', `0=4,${a},${b}`])).toMatchObject({ code: 0, stdout: `reassigning ${topic}/0 to replicas 4,${a},${b}\n` });
+    const status = await ferry(['cluster', 'status']);
+    expect(status.stdout).toMatch(/reassignments in progress: 1 \(moving\/0\)/);
+    expect(status.stdout).toMatch(new RegExp(`^0 .*REASSIGNING -> 4,${a},${b}$`, 'm'));
+    const rolledBack = await until('the move to the dead node to be replaced and finished', async () => {
+      const p = await partitionOf();
+      return p.targetReplicas.length === 0 && !p.replicas.includes(4) ? p : undefined;
+    }, 30_000);
+    expect(new Set(rolledBack.replicas)).toEqual(new Set(start.replicas));
+
+    // With node 4 back, the operator's move completes, and leadership follows the preferred replica.
+    f.cluster.startNode(4);
+    await until('node 4 to be alive again', async () => ((await topicFrom(1, topic)).md.brokers.find((x) => x.nodeId === 4)?.alive ? true : undefined));
+    await f.client.admin.reassignPartitions(topic, [{ partition: 0, replicas: [4, a, b] }]);
+    const done = await until('the operator move to complete with node 4 leading', async () => {
+      const p = await partitionOf();
+      return p.targetReplicas.length === 0 && p.replicas.join() === [4, a, b].join() && p.leaderId === 4 ? p : undefined;
+    }, 30_000);
+    expect(done.replicas).toEqual([4, a, b]);
+    expect((await ferry(['cluster', 'status'])).stdout).toMatch(/reassignments in progress: 0/);
+    // The node the move dropped deletes its copy of partition 0 (directories are "<topic id>-<partition>")
+    // and keeps its other three.
+    const droppedDir = path.join(f.cluster.dataDir(dropped), 'partitions');
+    const left = await until(`node ${dropped} to delete its copy of ${topic}/0`, () => {
+      const dirs = readdirSync(droppedDir);
+      return dirs.some((d) => d.endsWith('-0')) ? undefined : dirs;
+    });
+    expect(left.map((d) => d.split('-')[1]).sort()).toEqual(['1', '2', '3']);
   });
 });
