@@ -76,10 +76,13 @@ interface HostedPartition {
   readonly partition: number;
   readonly replica: PartitionReplica;
   readonly log: PartitionLog;
+  /** Metadata version at which this node began hosting it: older metadata never removes it. */
+  readonly hostedSince: number;
 }
 
 export class Broker implements ReplicaDirectory {
   private readonly partitions = new Map<string, HostedPartition>();
+
   private reconciling: Promise<void> = Promise.resolve();
   private ticker: NodeJS.Timeout | undefined;
   private reporter: NodeJS.Timeout | undefined;
@@ -110,6 +113,7 @@ export class Broker implements ReplicaDirectory {
   static async start(config: NodeConfig, log: Logger, onFatal: (err: unknown) => void): Promise<Broker> {
     mkdirSync(config.dataDir, { recursive: true });
     const store = await GroupStateStore.open(path.join(config.dataDir, 'meta'));
+
     const selfId = asNodeId(config.nodeId);
     const peers = new Map<NodeId, string>([...config.peers].map(([id, addr]) => [asNodeId(id), addr]));
     const holder: { host?: RaftHost } = {};
@@ -308,7 +312,7 @@ export class Broker implements ReplicaDirectory {
           continue;
         }
         try {
-          await this.openPartition(topic, p);
+          await this.openPartition(topic, p, state.version);
         } catch (err) {
           // One damaged partition must not keep the others from opening; the next metadata
           // change retries it.
@@ -319,7 +323,9 @@ export class Broker implements ReplicaDirectory {
     // Not wanted: the topic was deleted, or a reassignment moved this replica away (recorded only
     // once the group's voters no longer include this node, so its copy is no longer needed).
     for (const [key, hosted] of this.partitions) {
-      if (wanted.has(key)) continue;
+      // Metadata from before this node began hosting the group (replayed at a restart) may predate
+      // a move that re-added it: only newer metadata may drop the group and delete its data.
+      if (wanted.has(key) || state.version <= hosted.hostedSince) continue;
       this.host.removeGroup(key);
       hosted.replica.abortAll(`partition ${key} of topic ${hosted.topic.name} is no longer hosted on node ${this.config.nodeId}`);
       this.partitions.delete(key);
@@ -388,13 +394,15 @@ export class Broker implements ReplicaDirectory {
     return out;
   }
 
-  private async openPartition(topic: TopicInfo, p: PartitionInfo): Promise<void> {
+  private async openPartition(topic: TopicInfo, p: PartitionInfo, version: number): Promise<void> {
     const { partition, replicas } = p;
     const key = partitionGroupKey(topic.topicId, partition);
     // A replica the topic was created with starts the group from the creation set; any other
     // (added by a reassignment) joins the running group and learns its configuration from it.
     const founding = !p.moved && replicas.includes(this.config.nodeId);
-    const stored = founding ? await loadOrBootstrapGroup(this.store, key, { voters: replicas, learners: [] }) : await loadOrJoinGroup(this.store, key);
+    const stored = founding
+      ? await loadOrBootstrapGroup(this.store, key, { voters: replicas, learners: [] }, version)
+      : await loadOrJoinGroup(this.store, key, version);
     const plog = await PartitionLog.open(this.partitionDir(topic.topicId, partition), {
       segmentBytes: topic.config.segmentBytes, segmentMs: topic.config.segmentMs,
       // The topic limit (max.message.bytes, changeable at runtime) is enforced at the produce gate;
@@ -417,7 +425,7 @@ export class Broker implements ReplicaDirectory {
         'damaged partition log cut at the first bad batch; the leader re-replicates the rest');
     }
     const replica = new PartitionReplica(key, this.config.nodeId, this.host, storage, Broker.replicaLimits(topic));
-    this.partitions.set(key, { topic, partition, replica, log: plog });
+    this.partitions.set(key, { topic, partition, replica, log: plog, hostedSince: stored.hostedSince ?? 0 });
     this.host.addGroup(key, storage, replica);
     this.log.info({ partition: key, topic: topic.name, replicas, ...(p.target ? { target: p.target } : {}), founding }, 'partition replica opened');
   }

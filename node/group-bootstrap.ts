@@ -11,6 +11,8 @@ export async function loadOrBootstrapGroup(
   store: GroupStateStore,
   key: string,
   conf: { voters: readonly number[]; learners: readonly number[] },
+  /** The metadata version that made this node a host (GroupStateStore's since/). */
+  hostedSince = 0,
 ): Promise<StoredGroup> {
   const stored = await store.load(key);
   if (stored.snapshot) return stored;
@@ -19,6 +21,7 @@ export async function loadOrBootstrapGroup(
   store.setSnapshot(key, { index: snapshot.meta.index, term: snapshot.meta.term, nextOffset: 0, confState, data: new Uint8Array(0) });
   store.setHardState(key, { term: hardState.term, vote: hardState.vote, commit: hardState.commit }, true);
   store.setConfState(key, confState);
+  store.setHostedSince(key, hostedSince);
   await store.commit();
   return store.load(key);
 }
@@ -29,13 +32,14 @@ export async function loadOrBootstrapGroup(
  * (it is no voter in its own view); the leader, which added it as a learner, brings it up by its
  * snapshot (with the group's configuration) and the log after it.
  */
-export async function loadOrJoinGroup(store: GroupStateStore, key: string): Promise<StoredGroup> {
+export async function loadOrJoinGroup(store: GroupStateStore, key: string, hostedSince: number): Promise<StoredGroup> {
   const stored = await store.load(key);
   if (stored.snapshot) return stored;
   const confState = { voters: [], learners: [] };
   store.setSnapshot(key, { index: 0, term: 0, nextOffset: 0, confState, data: new Uint8Array(0) });
   store.setHardState(key, { term: 0, vote: 0, commit: 0 }, true);
   store.setConfState(key, confState);
+  store.setHostedSince(key, hostedSince);
   await store.commit();
   return store.load(key);
 }
