@@ -141,6 +141,8 @@ export class ControllerReplica implements GroupApplier {
   }
 
   onSnapshot(index: number, image: Uint8Array): void {
+    // Raft installs only a snapshot past its commit, hence past everything applied here.
+    if (index <= this.state.version) throw new Error(`controller snapshot at ${index} installed over applied index ${this.state.version}`);
     this.loadImage(index, image);
     this.snapshotIndex = index;
     // Proposals through the snapshot may have committed or been replaced: unknown, not failed.

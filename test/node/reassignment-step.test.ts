@@ -52,4 +52,15 @@ describe('nextReassignmentStep', () => {
       .toEqual({ kind: 'change', change: { type: 'removeNode', nodeId: 4 } });
     expect(() => nextReassignmentStep(view({ voters: [1], target: [] }))).toThrow(/at least one node/);
   });
+
+  it('changes the replication factor: grows by learners first, shrinks by removals', () => {
+    const progress = new Map([[1, live(100)], [2, live(100)], [3, live(100)]]);
+    expect(nextReassignmentStep(view({ voters: [1, 2, 3], target: [1, 2], progress })))
+      .toEqual({ kind: 'change', change: { type: 'removeNode', nodeId: 3 } });
+    expect(nextReassignmentStep(view({ voters: [1, 2], target: [1, 2], progress }))).toEqual({ kind: 'done' });
+    expect(nextReassignmentStep(view({ voters: [1], target: [1, 2, 3], progress })))
+      .toEqual({ kind: 'change', change: { type: 'addLearner', nodeId: 2 } });
+    expect(nextReassignmentStep(view({ voters: [1], learners: [2, 3], target: [1, 2, 3], progress })))
+      .toEqual({ kind: 'change', change: { type: 'addVoter', nodeId: 2 } });
+  });
 });
