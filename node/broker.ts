@@ -82,7 +82,6 @@ interface HostedPartition {
 
 export class Broker implements ReplicaDirectory {
   private readonly partitions = new Map<string, HostedPartition>();
-
   private reconciling: Promise<void> = Promise.resolve();
   private ticker: NodeJS.Timeout | undefined;
   private reporter: NodeJS.Timeout | undefined;
@@ -113,7 +112,6 @@ export class Broker implements ReplicaDirectory {
   static async start(config: NodeConfig, log: Logger, onFatal: (err: unknown) => void): Promise<Broker> {
     mkdirSync(config.dataDir, { recursive: true });
     const store = await GroupStateStore.open(path.join(config.dataDir, 'meta'));
-
     const selfId = asNodeId(config.nodeId);
     const peers = new Map<NodeId, string>([...config.peers].map(([id, addr]) => [asNodeId(id), addr]));
     const holder: { host?: RaftHost } = {};
