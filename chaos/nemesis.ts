@@ -2,8 +2,9 @@
  * Faults on a schedule drawn from one seed: kill -9 a node (then restart it), pause it
  * (SIGSTOP, then SIGCONT), kill the leader of a partition, or kill -9 every node at once and
  * restart them all (promise 1 covers that too), or cut a node (or a partition leader) off the
- * network, split a minority off, storm leaders with transfer requests, or damage a stopped
- * node's segment files (bit flips or truncation). One fault at a
+ * network, split a minority off, storm leaders with transfer requests, damage a stopped node's
+ * segment files (bit flips or truncation), or move a partition to a random replica set (the move
+ * runs on while later faults hit). One fault at a
  * time, each held for a while and then healed.
  */
 import { damageSegments } from './disk-corruption.js';
@@ -12,7 +13,7 @@ import type { NetnsNetwork } from './netns.js';
 import type { NemesisEvent } from './history.js';
 import type { SeededRandom } from './prng.js';
 
-export const faultKinds = ['kill', 'pause', 'kill-leader', 'kill-all', 'partition', 'partition-leader', 'split', 'corrupt', 'transfer'] as const;
+export const faultKinds = ['kill', 'pause', 'kill-leader', 'kill-all', 'partition', 'partition-leader', 'split', 'corrupt', 'transfer', 'reassign'] as const;
 /** Fault kinds that need each node in its own network namespace. */
 export const networkFaultKinds: readonly FaultKind[] = ['partition', 'partition-leader', 'split'];
 export type FaultKind = (typeof faultKinds)[number];
@@ -30,6 +31,8 @@ export interface NemesisOptions {
   readonly transferLeadership: () => Promise<boolean>;
   readonly record: (e: NemesisEvent) => void;
   readonly progress: (line: string) => void;
+  /** Asks for a partition move to a random replica set; resolves with what was asked and answered. */
+  readonly reassign: () => Promise<string>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -45,7 +48,11 @@ export async function runNemesis(o: NemesisOptions): Promise<number> {
     const node = leader !== undefined && running.includes(leader) ? leader : o.random.pick(running);
     const holdMs = o.random.int(500, 3_000);
     faults += 1;
-    if (kind === 'transfer') {
+    if (kind === 'reassign') {
+      const what = await o.reassign();
+      o.progress(`fault ${faults}: ${what}`);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: `reassign: ${what}`, nodes: [] });
+    } else if (kind === 'transfer') {
       // A leadership transfer storm: leaders asked to hand over again and again, mid-traffic.
       o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'transfer-storm', nodes: [] });
       const until = Date.now() + holdMs;

@@ -139,6 +139,17 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
       cluster, network, kinds: o.nemesis, random, untilMs: Date.now() + o.seconds * 1000, record: (e) => history.push(e), progress: o.progress,
       leaderOf: async () => (await ferry.admin.describeTopic(topic).catch(() => []))[random.int(0, o.partitions - 1)]?.leaderId,
       transferLeadership: () => transferSomeLeadership(ferry, cluster, topic, random),
+      reassign: async () => {
+        const partition = random.int(0, o.partitions - 1);
+        const shuffled = [...ids];
+        for (let i = shuffled.length - 1; i > 0; i -= 1) {
+          const j = random.int(0, i);
+          [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+        }
+        const target = shuffled.slice(0, Math.min(3, o.nodes));
+        const asked = `move ${topic}/${partition} to replicas ${target.join(',')}`;
+        return ferry.admin.reassignPartitions(topic, [{ partition, replicas: target }]).then(() => `${asked}: accepted`, (err: Error) => `${asked}: refused (${err.message})`);
+      },
     });
     await workload.stop();
     await readers.stop();
@@ -148,7 +159,14 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     for (const id of cluster.ids) cluster.resume(id);
     if (network) for (const id of cluster.ids) network.heal(id);
     await cluster.waitReady();
-    const md = await ferry.admin.metadata$([topic]);
+    // Moves still under way would have the final read ask a replica that is still catching up.
+    let md = await ferry.admin.metadata$([topic]);
+    for (let i = 0; i < 120 && md.topics[0]!.partitions.some((p) => p.targetReplicas.length > 0); i += 1) {
+      await sleep(500);
+      md = await ferry.admin.metadata$([topic]);
+    }
+    const moving = md.topics[0]!.partitions.filter((p) => p.targetReplicas.length > 0).map((p) => p.partition);
+    if (moving.length > 0) throw new Error(`partitions ${moving.join(', ')} still moving 60 s after healing`);
     // A new leader's high watermark trails until its first commit: read up to one that holds
     // still across two looks half a second apart.
     let settled = await ferry.admin.describeTopic(topic);

@@ -6,6 +6,7 @@ import type { DeleteTopicResponse__Output } from '../proto/gen/ferry/v1/DeleteTo
 import type { DescribeTopicResponse__Output } from '../proto/gen/ferry/v1/DescribeTopicResponse.js';
 import type { MetadataResponse__Output } from '../proto/gen/ferry/v1/MetadataResponse.js';
 import type { PartitionDescription__Output } from '../proto/gen/ferry/v1/PartitionDescription.js';
+import type { ReassignPartitionsResponse__Output } from '../proto/gen/ferry/v1/ReassignPartitionsResponse.js';
 import { type ConnectionPool, unary } from './connection-pool.js';
 import { FerryError } from './errors.js';
 import type { MetadataCache } from './metadata-cache.js';
@@ -107,6 +108,20 @@ export class Admin {
       if (err && !(attempts > 1 && err.code === 'UNKNOWN_TOPIC_OR_PARTITION')) throw err;
     });
     await this.waitVisible(name, false);
+  }
+
+  /**
+   * Moves partitions to new replica sets (preferred leader first). Resolves once the controller
+   * recorded the targets; the moves finish in the background (Metadata's targetReplicas empties).
+   */
+  async reassignPartitions(topic: string, moves: ReadonlyArray<{ partition: number; replicas: readonly number[] }>): Promise<void> {
+    await withRetries(async () => {
+      const res = await unary<object, ReassignPartitionsResponse__Output>(this.pool.get(this.metadata.anyAddress()), 'ReassignPartitions', {
+        topic, partitions: moves.map((m) => ({ partition: m.partition, replicas: [...m.replicas] })), timeoutMs: this.timeoutMs,
+      }, this.timeoutMs + 1_000);
+      const err = FerryError.fromWire(res.error, `reassign partitions of ${topic}`);
+      if (err) throw err;
+    });
   }
 
   /** Round-trip time of a Metadata call to one node in ms, or undefined if it does not answer. */

@@ -42,7 +42,7 @@ export class ConnectionPool {
 /** Calls a unary method with a deadline; transport failures become UNAVAILABLE (retriable). */
 export function unary<Req, Res>(
   client: FerryServiceClient,
-  method: 'Metadata' | 'CreateTopic' | 'DeleteTopic' | 'DescribeTopic' | 'AlterTopicConfig' | 'Produce' | 'Fetch' | 'ListOffsets' | 'InitProducerId' | 'CreatePartitions',
+  method: 'Metadata' | 'CreateTopic' | 'DeleteTopic' | 'DescribeTopic' | 'AlterTopicConfig' | 'Produce' | 'Fetch' | 'ListOffsets' | 'InitProducerId' | 'CreatePartitions' | 'ReassignPartitions',
   request: Req,
   timeoutMs: number,
 ): Promise<Res> {

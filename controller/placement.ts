@@ -80,3 +80,33 @@ export function placeReplicas(
   }
   return { ok: true, replicas };
 }
+
+export interface ReplacementCandidate extends PlacementBroker {
+  /** Registered and not fenced: may receive a new replica. */
+  readonly live: boolean;
+}
+
+/**
+ * The broker to take over `leaving`'s replica of a partition (reassignment off a dead broker): a
+ * live broker that is not already a replica, preferring one whose rack the remaining replicas do
+ * not use (so a move keeps the spread placement gave the partition), then the one hosting the
+ * fewest replicas (`load`), then the lowest id. Undefined when no broker qualifies.
+ */
+export function chooseReplacement(
+  brokers: readonly ReplacementCandidate[],
+  replicas: readonly number[],
+  leaving: number,
+  load: ReadonlyMap<number, number>,
+): number | undefined {
+  if (!replicas.includes(leaving)) throw new Error(`node ${leaving} is not a replica of ${JSON.stringify(replicas)}`);
+  const rackOf = new Map(brokers.map((b) => [b.nodeId, b.rack]));
+  const usedRacks = new Set(replicas.filter((id) => id !== leaving).map((id) => rackOf.get(id) ?? ''));
+  const candidates = brokers.filter((b) => b.live && !replicas.includes(b.nodeId));
+  const score = (b: ReplacementCandidate): [number, number, number] => [b.rack !== '' && !usedRacks.has(b.rack) ? 0 : 1, load.get(b.nodeId) ?? 0, b.nodeId];
+  candidates.sort((x, y) => {
+    const a = score(x);
+    const b = score(y);
+    return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+  });
+  return candidates[0]?.nodeId;
+}

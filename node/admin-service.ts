@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { groupStateTopicConfig, groupStateTopicName, isInternalTopic } from '../controller/group-state-topic.js';
-import type { TopicInfo } from '../controller/metadata-state.js';
+import { hostsOf, reassignmentMovesMax, type TopicInfo } from '../controller/metadata-state.js';
 import { placeReplicas } from '../controller/placement.js';
 import { parseTopicConfig, resetTopicConfigKeys, topicConfigToStrings, validateTopicName } from '../controller/topic-config.js';
 import type { AlterTopicConfigRequest__Output } from '../proto/gen/ferry/v1/AlterTopicConfigRequest.js';
@@ -22,6 +22,8 @@ import type { DescribeTopicResponse } from '../proto/gen/ferry/v1/DescribeTopicR
 import type { MetadataRequest__Output } from '../proto/gen/ferry/v1/MetadataRequest.js';
 import type { MetadataResponse } from '../proto/gen/ferry/v1/MetadataResponse.js';
 import type { PartitionDescription } from '../proto/gen/ferry/v1/PartitionDescription.js';
+import type { ReassignPartitionsRequest__Output } from '../proto/gen/ferry/v1/ReassignPartitionsRequest.js';
+import type { ReassignPartitionsResponse } from '../proto/gen/ferry/v1/ReassignPartitionsResponse.js';
 import type { TopicMetadata } from '../proto/gen/ferry/v1/TopicMetadata.js';
 import { adminTimeoutMsMax, type ControllerForwarder } from './controller-forwarder.js';
 import type { ControllerReplica } from './controller-replica.js';
@@ -62,7 +64,7 @@ export class AdminService {
         const leader = known?.nodeId ?? -1;
         return {
           partition: p.partition, replicas: [...p.replicas], inSyncReplicas: [...p.replicas],
-          leaderId: leader, leaderEpoch: known?.term ?? -1,
+          leaderId: leader, leaderEpoch: known?.term ?? -1, targetReplicas: [...(p.target ?? [])],
           error: leader > 0 ? noError : wireError('LEADER_NOT_AVAILABLE', 'leader unknown on this node; ask a replica'),
         };
       }),
@@ -190,6 +192,44 @@ export class AdminService {
     }, fail);
   }
 
+  /**
+   * Records reassignment targets (the operator's `ferry topic reassign`). Checked here for a quick,
+   * specific answer (unknown topic or partition, duplicate or unknown or fenced nodes); the
+   * controller checks again when the command applies. The moves run in the background.
+   */
+  reassignPartitions(req: ReassignPartitionsRequest__Output): Promise<ReassignPartitionsResponse> {
+    const fail = (error: ReturnType<typeof wireError>): ReassignPartitionsResponse => ({ error });
+    const t = this.ctx.controller.state.topic(req.topic);
+    if (!t) return Promise.resolve(fail(wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.topic}" does not exist`)));
+    if (req.partitions.length === 0 || req.partitions.length > reassignmentMovesMax) {
+      return Promise.resolve(fail(wireError('INVALID_REQUEST', `a reassignment moves 1-${reassignmentMovesMax} partitions, got ${req.partitions.length}`)));
+    }
+    const brokers = this.ctx.brokers();
+    for (const m of req.partitions) {
+      const where = `partition ${req.topic}/${m.partition}`;
+      if (!t.partitions[m.partition]) return Promise.resolve(fail(wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.topic}" has partitions 0-${t.partitions.length - 1}, not ${m.partition}`)));
+      if (m.replicas.length === 0 || new Set(m.replicas).size !== m.replicas.length) {
+        return Promise.resolve(fail(wireError('INVALID_REPLICATION_FACTOR', `${where}: replicas must be distinct node ids, got ${JSON.stringify(m.replicas)}`)));
+      }
+      const unknown = m.replicas.filter((id) => !brokers.has(id));
+      if (unknown.length > 0) return Promise.resolve(fail(wireError('INVALID_REQUEST', `${where}: node(s) ${unknown.join(', ')} are not in the cluster`)));
+      const fenced = m.replicas.filter((id) => brokers.get(id)?.fenced);
+      if (fenced.length > 0) return Promise.resolve(fail(wireError('INVALID_REQUEST', `${where}: node(s) ${fenced.join(', ')} are fenced (not heartbeating); a move to them could not finish`)));
+    }
+    return this.ctx.forwarder.run('ferry', 'ReassignPartitions', req, async () => {
+      try {
+        const moves = req.partitions.map((m) => ({ partition: m.partition, target: [...m.replicas] }));
+        const r = await this.ctx.controller.propose({ type: 'reassignPartitions', topic: req.topic, moves },
+          Math.min(req.timeoutMs || adminTimeoutMsDefault, adminTimeoutMsMax));
+        if (!r.ok) return fail(wireError(r.code, r.message));
+        this.log.info({ topic: req.topic, moves }, 'reassignment requested');
+        return { error: noError, topic: this.topicMetadata(r.topic!) };
+      } catch (e) {
+        return fail(toWireError(e, (id) => this.ctx.brokers().get(id)?.address));
+      }
+    }, fail);
+  }
+
   describeTopic(req: DescribeTopicRequest__Output): DescribeTopicResponse {
     const t = this.ctx.controller.state.topic(req.name);
     if (!t) return { error: wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.name}" does not exist`), partitions: [] };
@@ -206,7 +246,7 @@ export class AdminService {
         partition: p.partition, error: noError, leaderId: replica.leaderId || -1, leaderEpoch: replica.term,
         logStartOffset: replica.logStartOffset, highWatermark: replica.hw, logEndOffset: replica.log.logEndOffset,
         sizeBytes: replica.log.sizeBytes,
-        replicas: p.replicas.map((nodeId) => {
+        replicas: hostsOf(p).map((nodeId) => {
           const pr = progress?.get(nodeId as never);
           return { nodeId, logEndOffset: -1, inSync: pr ? pr.match >= (status?.commit ?? 0) || pr.recentActive : false };
         }),

@@ -71,7 +71,9 @@ export class BrokerLiveness {
   private change(nodeId: number, type: 'fenceBroker' | 'unfenceBroker'): void {
     if (this.changing.has(nodeId)) return;
     this.changing.add(nodeId);
-    this.o.controller.propose({ type, nodeId }, this.o.sessionTimeoutMs)
+    // The fence carries its time, so how long a broker has been fenced survives controller failover.
+    const cmd = type === 'fenceBroker' ? { type, nodeId, atMs: Date.now() } : { type, nodeId };
+    this.o.controller.propose(cmd, this.o.sessionTimeoutMs)
       .then((r) => {
         if (r.ok) this.o.log.warn({ broker: nodeId }, type === 'fenceBroker' ? 'broker fenced: no heartbeat within the session timeout' : 'broker unfenced');
       }, (err: unknown) => this.o.log.debug({ broker: nodeId, err: toWireError(err, () => undefined).message }, `${type} not committed`))

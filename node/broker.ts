@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { IoThrottle, logLimits, PartitionLog } from '../log/index.js';
 import { asNodeId, type NodeId } from '../raft/index.js';
-import { partitionGroupKey, type MetadataState, type TopicInfo } from '../controller/metadata-state.js';
+import { hostsOf, partitionGroupKey, type MetadataState, type PartitionInfo, type TopicInfo } from '../controller/metadata-state.js';
 import { ferryGrpc } from '../proto/load.js';
 import type { ControllerServiceHandlers } from '../proto/gen/ferry/v1/ControllerService.js';
 import { AdminService } from './admin-service.js';
@@ -26,7 +26,7 @@ import { grpcMessageBytesMax } from './constants.js';
 import { widenServerWindows } from './http2-windows.js';
 import { ControllerReplica, controllerGroupKey } from './controller-replica.js';
 import { DataService, type ReplicaDirectory } from './data-service.js';
-import { loadOrBootstrapGroup } from './group-bootstrap.js';
+import { loadOrBootstrapGroup, loadOrJoinGroup } from './group-bootstrap.js';
 import { GroupStateStore } from './group-state-store.js';
 import { PartitionRaftStorage } from './partition-raft-storage.js';
 import { PartitionReplica, type ReplicaLimits } from './partition-replica.js';
@@ -38,9 +38,14 @@ import { groupStateTopicName } from '../controller/group-state-topic.js';
 import { GroupCoordinators } from './consumer-groups/coordinators.js';
 import { GroupService } from './consumer-groups/group-service.js';
 import { replicaStatePartition } from './consumer-groups/replica-state-partition.js';
+import { ReassignmentCompletion } from './reassignment-completion.js';
+import { ReassignmentDriver, type MovingPartition } from './reassignment-driver.js';
+import { ReplicaReassigner } from './replica-reassigner.js';
 
 /** Raft timing in ticks; with the default 20 ms tick a leader is suspected after 200-400 ms. */
 const raftTiming = { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 };
+/** Segment size of the controller log (compacted after every controller snapshot). */
+const controllerSegmentBytes = 4 * 1024 * 1024;
 /** How long shutdown waits for leadership to move away before closing anyway. */
 const shutdownTransferMs = 2_000;
 /** How long shutdown lets in-flight RPCs finish before cutting connections. */
@@ -52,7 +57,16 @@ interface ClusterServices {
   readonly registration: BrokerRegistration;
   readonly liveness: BrokerLiveness;
   readonly balancer: LeaderBalancer;
+  /** Controller leader: moves replicas off brokers fenced past --reassign-after-ms. */
+  readonly reassigner: ReplicaReassigner;
+  /** Partition leaders: drive moving partitions' membership changes. */
+  readonly driver: ReassignmentDriver;
 }
+
+/** How often the controller leader looks for brokers fenced past the reassignment delay. */
+const reassignCheckIntervalMs = 1_000;
+/** How often partition leaders take the next step of a reassignment. */
+const reassignStepIntervalMs = 250;
 
 /** How often a node re-announces every group it leads (new and restarted peers learn from it). */
 const leaderReportIntervalMs = 2_000;
@@ -62,6 +76,8 @@ interface HostedPartition {
   readonly partition: number;
   readonly replica: PartitionReplica;
   readonly log: PartitionLog;
+  /** Metadata version at which this node began hosting it: older metadata never removes it. */
+  readonly hostedSince: number;
 }
 
 export class Broker implements ReplicaDirectory {
@@ -123,11 +139,14 @@ export class Broker implements ReplicaDirectory {
 
     const voters = config.controllerNodeIds;
     const learners = [...config.peers.keys()].filter((id) => !voters.includes(id));
-    const controllerLog = await PartitionLog.open(path.join(config.dataDir, 'controller'), {}, log);
+    // Small segments: compaction after a snapshot frees disk only in whole segments.
+    const controllerLog = await PartitionLog.open(path.join(config.dataDir, 'controller'), { segmentBytes: controllerSegmentBytes }, log);
     const stored = await loadOrBootstrapGroup(store, controllerGroupKey, { voters, learners });
     const brokerRef: { broker?: Broker } = {};
-    const controller = new ControllerReplica(host, (state) => brokerRef.broker?.onMetadata(state));
-    const controllerStorage = PartitionRaftStorage.open(controllerLog, stored);
+    const controller = new ControllerReplica(host, (state) => brokerRef.broker?.onMetadata(state), {
+      snapshotEveryEntries: config.controllerSnapshotEntries, snapshotIndex: stored.snapshot!.index, snapshotImage: stored.snapshot!.data, log,
+    });
+    const controllerStorage = PartitionRaftStorage.open(controllerLog, stored, 'metadataImage');
     if (controllerStorage.damage) log.warn({ damage: controllerStorage.damage }, 'damaged controller log cut at the first bad batch');
     host.addGroup(controllerGroupKey, controllerStorage, controller, true);
 
@@ -146,13 +165,20 @@ export class Broker implements ReplicaDirectory {
       selfId: config.nodeId, clusterId: config.clusterId, sessionTimeoutMs: config.brokerSessionTimeoutMs, controller, forwarder, log,
     });
     const balancer = new LeaderBalancer({ intervalMs: config.leaderBalanceIntervalMs, controller, leaders, forwarder, log });
+    const reassigner = new ReplicaReassigner({ reassignAfterMs: config.reassignAfterMs, intervalMs: reassignCheckIntervalMs, controller, log, nowMs: Date.now });
+    const completion = new ReassignmentCompletion({ clusterId: config.clusterId, controller, forwarder });
+    const driver = new ReassignmentDriver({
+      selfId: config.nodeId, intervalMs: reassignStepIntervalMs, host, log,
+      movingPartitions: () => brokerRef.broker?.movingPartitions() ?? [],
+      reportDone: (p) => completion.report(p.topicId, p.partition, p.target),
+    });
     const dataRef: { broker?: Broker } = {};
     const data = new DataService({
       replica: (topic, partition) => dataRef.broker!.replica(topic, partition),
       addressOf: (nodeId) => dataRef.broker!.addressOf(nodeId),
     }, log);
     const broker = new Broker(config, log, store, transport, host, controller, controllerLog, server,
-      { forwarder, registration, liveness, balancer }, data, leaders, port);
+      { forwarder, registration, liveness, balancer, reassigner, driver }, data, leaders, port);
     dataRef.broker = broker;
     brokerRef.broker = broker;
     const admin = new AdminService({
@@ -187,6 +213,7 @@ export class Broker implements ReplicaDirectory {
       BrokerHeartbeat: (call, done) => void liveness.handle(call.request).then((r) => done(null, r), (e: Error) => done(e)),
       TransferLeadership: (call, done) => done(null, broker.handleTransfer(call.request.group, call.request.targetNodeId)),
       AllocateProducerIds: (call, done) => void producerIds.allocate(call.request).then((r) => done(null, r), (e: Error) => done(e)),
+      CompleteReassignment: (call, done) => void completion.handle(call.request).then((r) => done(null, r), (e: Error) => done(e)),
     };
     server.addService(ferryGrpc().ferry.v1.ControllerService.service, controllerHandlers);
     serveClientApi(server, admin, data, producerIds, config.faultLoseProduceRepliesPercent);
@@ -200,6 +227,8 @@ export class Broker implements ReplicaDirectory {
     }, leaderReportIntervalMs);
     liveness.start();
     balancer.start();
+    reassigner.start();
+    driver.start();
     coordinators.start();
     broker.retention = setInterval(() => broker.checkRetention(), config.retentionCheckIntervalMs);
     log.info({ listen: config.listenAddress, advertised: config.advertisedAddress, port }, 'node started');
@@ -272,7 +301,7 @@ export class Broker implements ReplicaDirectory {
     this.leaders.retainOnly(existing);
     for (const topic of state.topics()) {
       for (const p of topic.partitions) {
-        if (!p.replicas.includes(this.config.nodeId)) continue;
+        if (!hostsOf(p).includes(this.config.nodeId)) continue;
         const key = partitionGroupKey(topic.topicId, p.partition);
         wanted.add(key);
         const hosted = this.partitions.get(key);
@@ -281,7 +310,7 @@ export class Broker implements ReplicaDirectory {
           continue;
         }
         try {
-          await this.openPartition(topic, p.partition, p.replicas);
+          await this.openPartition(topic, p, state.version);
         } catch (err) {
           // One damaged partition must not keep the others from opening; the next metadata
           // change retries it.
@@ -289,10 +318,14 @@ export class Broker implements ReplicaDirectory {
         }
       }
     }
+    // Not wanted: the topic was deleted, or a reassignment moved this replica away (recorded only
+    // once the group's voters no longer include this node, so its copy is no longer needed).
     for (const [key, hosted] of this.partitions) {
-      if (wanted.has(key)) continue;
+      // Metadata from before this node began hosting the group (replayed at a restart) may predate
+      // a move that re-added it: only newer metadata may drop the group and delete its data.
+      if (wanted.has(key) || state.version <= hosted.hostedSince) continue;
       this.host.removeGroup(key);
-      hosted.replica.abortAll(`topic ${hosted.topic.name} was deleted`);
+      hosted.replica.abortAll(`partition ${key} of topic ${hosted.topic.name} is no longer hosted on node ${this.config.nodeId}`);
       this.partitions.delete(key);
       this.compaction.forget(key);
       await hosted.log.close();
@@ -347,9 +380,27 @@ export class Broker implements ReplicaDirectory {
     return path.join(this.config.dataDir, 'partitions', `${topicId}-${partition}`);
   }
 
-  private async openPartition(topic: TopicInfo, partition: number, replicas: readonly number[]): Promise<void> {
+  /** Partitions hosted here that a reassignment is moving (for the ReassignmentDriver). */
+  movingPartitions(): MovingPartition[] {
+    const out: MovingPartition[] = [];
+    for (const topic of this.controller.state.topics()) {
+      for (const p of topic.partitions) {
+        const key = partitionGroupKey(topic.topicId, p.partition);
+        if (p.target && this.partitions.has(key)) out.push({ key, topicId: topic.topicId, partition: p.partition, target: p.target });
+      }
+    }
+    return out;
+  }
+
+  private async openPartition(topic: TopicInfo, p: PartitionInfo, version: number): Promise<void> {
+    const { partition, replicas } = p;
     const key = partitionGroupKey(topic.topicId, partition);
-    const stored = await loadOrBootstrapGroup(this.store, key, { voters: replicas, learners: [] });
+    // A replica the topic was created with starts the group from the creation set; any other
+    // (added by a reassignment) joins the running group and learns its configuration from it.
+    const founding = !p.moved && replicas.includes(this.config.nodeId);
+    const stored = founding
+      ? await loadOrBootstrapGroup(this.store, key, { voters: replicas, learners: [] }, version)
+      : await loadOrJoinGroup(this.store, key, version);
     const plog = await PartitionLog.open(this.partitionDir(topic.topicId, partition), {
       segmentBytes: topic.config.segmentBytes, segmentMs: topic.config.segmentMs,
       // The topic limit (max.message.bytes, changeable at runtime) is enforced at the produce gate;
@@ -372,9 +423,9 @@ export class Broker implements ReplicaDirectory {
         'damaged partition log cut at the first bad batch; the leader re-replicates the rest');
     }
     const replica = new PartitionReplica(key, this.config.nodeId, this.host, storage, Broker.replicaLimits(topic));
-    this.partitions.set(key, { topic, partition, replica, log: plog });
+    this.partitions.set(key, { topic, partition, replica, log: plog, hostedSince: stored.hostedSince ?? 0 });
     this.host.addGroup(key, storage, replica);
-    this.log.info({ partition: key, topic: topic.name, replicas }, 'partition replica opened');
+    this.log.info({ partition: key, topic: topic.name, replicas, ...(p.target ? { target: p.target } : {}), founding }, 'partition replica opened');
   }
 
   // ---- shutdown ----------------------------------------------------------------------------
@@ -387,6 +438,8 @@ export class Broker implements ReplicaDirectory {
     this.services.registration.stop();
     this.services.liveness.stop();
     this.services.balancer.stop();
+    this.services.reassigner.stop();
+    this.services.driver.stop();
     this.groups?.stop();
     clearInterval(this.reporter);
     clearInterval(this.retention);

@@ -21,6 +21,7 @@ export function serveClientApi(server: grpc.Server, admin: AdminService, data: D
     DescribeTopic: (call, done) => done(null, admin.describeTopic(call.request)),
     AlterTopicConfig: (call, done) => void admin.alterTopicConfig(call.request).then((r) => done(null, r), (e: Error) => done(e)),
     CreatePartitions: (call, done) => void admin.createPartitions(call.request).then((r) => done(null, r), (e: Error) => done(e)),
+    ReassignPartitions: (call, done) => void admin.reassignPartitions(call.request).then((r) => done(null, r), (e: Error) => done(e)),
     Produce: (call, done) => void data.produce(call.request, call.getPeer()).then(
       (r) => (Math.random() * 100 < loseProduceRepliesPercent ? done(lost) : done(null, r)), (e: Error) => done(e)),
     Fetch: (call, done) => {

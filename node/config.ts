@@ -51,6 +51,10 @@ export interface NodeConfig {
   readonly cleanerBytesPerSec: number | null;
   /** Partitions of the internal group-state topic (fixed once the topic exists). */
   readonly groupStatePartitions: number;
+  /** The controller snapshots its state and compacts its log every this many applied entries. */
+  readonly controllerSnapshotEntries: number;
+  /** A broker fenced this long has its replicas moved to other brokers; 0 = never. */
+  readonly reassignAfterMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -91,6 +95,8 @@ interface RawConfig {
   faultLoseProduceRepliesPercent: number;
   cleanerBytesPerSec: number;
   groupStatePartitions: number;
+  controllerSnapshotEntries: number;
+  reassignAfterMs: number;
   logLevel: LogLevel;
 }
 
@@ -218,6 +224,19 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
     key: 'groupStatePartitions', flag: 'group-state-partitions', env: 'FERRY_GROUP_STATE_PARTITIONS',
     help: 'partitions of the internal consumer-group state topic (used when the controller creates it)', parse: parseInteger(1, groupStatePartitionsMax),
   },
+  controllerSnapshotEntries: {
+    key: 'controllerSnapshotEntries', flag: 'controller-snapshot-entries', env: 'FERRY_CONTROLLER_SNAPSHOT_ENTRIES',
+    help: 'controller snapshot (and log compaction) every N metadata entries', parse: parseInteger(10, 10_000_000),
+  },
+  reassignAfterMs: {
+    key: 'reassignAfterMs', flag: 'reassign-after-ms', env: 'FERRY_REASSIGN_AFTER_MS',
+    help: 'move the replicas of a broker fenced this long to others (ms, 0 = never)',
+    parse: (raw) => {
+      const n = parseInteger(0, 30 * 86_400_000)(raw);
+      // Below a second a short pause would already move replicas (each move copies a whole log).
+      return n.ok && n.value > 0 && n.value < 1_000 ? { ok: false, why: `must be 0 (never) or at least 1000, got ${n.value}` } : n;
+    },
+  },
   logLevel: {
     key: 'logLevel', flag: 'log-level', env: 'FERRY_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace',
     parse: parseOneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const),
@@ -232,6 +251,12 @@ const defaults: Partial<Record<keyof RawConfig, unknown>> = {
   // produce. 16 MiB/s cleans 1 GiB of sealed log in about three minutes (read twice, written once).
   cleanerBytesPerSec: 16 * 1024 * 1024,
   groupStatePartitions: groupStatePartitionsDefault,
+  // The image is the whole metadata: 10,000 entries between snapshots keeps the replay at start
+  // short (entries are small) without re-encoding the image often.
+  controllerSnapshotEntries: 10_000,
+  // Long enough that a restart or a short outage never starts copying whole logs (Kafka's
+  // operators wait similarly before moving replicas off a failed broker).
+  reassignAfterMs: 300_000,
 };
 
 /** The flag table for `--help`. */
@@ -323,6 +348,7 @@ function finish(raw: Partial<RawConfig>, problems: string[]): NodeConfig {
     retentionCheckIntervalMs: raw.retentionCheckIntervalMs!, producerIdExpirationMs: raw.producerIdExpirationMs!,
     faultLoseProduceRepliesPercent: raw.faultLoseProduceRepliesPercent!,
     cleanerBytesPerSec: raw.cleanerBytesPerSec === 0 ? null : raw.cleanerBytesPerSec!,
-    groupStatePartitions: raw.groupStatePartitions!,
+    groupStatePartitions: raw.groupStatePartitions!, controllerSnapshotEntries: raw.controllerSnapshotEntries!,
+    reassignAfterMs: raw.reassignAfterMs!,
   };
 }

@@ -9,6 +9,12 @@ import type { FerryServiceClient } from '../proto/gen/ferry/v1/FerryService.js';
 import type { ControllerReplica } from './controller-replica.js';
 import { wireError } from './proto-errors.js';
 
+/**
+ * A node that restarts is reachable again within a second: grpc's default reconnect back-off
+ * (growing to 120 s after refused connections) would keep forwarding to a restarted controller
+ * leader failing long after it is back.
+ */
+const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000 };
 /** Forwarded calls wait this long unless the request names its own timeout (capped below). */
 const forwardTimeoutMs = 10_000;
 export const adminTimeoutMsMax = 60_000;
@@ -52,8 +58,8 @@ export class ControllerForwarder {
     const leader = this.controller.leaderId;
     const pkg = ferryGrpc().ferry.v1;
     const client = !leader || leader === this.selfId ? undefined : service === 'ferry'
-      ? this.client(this.ferryClients, leader, (a) => new pkg.FerryService(a, grpc.credentials.createInsecure()))
-      : this.client(this.controllerClients, leader, (a) => new pkg.ControllerService(a, grpc.credentials.createInsecure()));
+      ? this.client(this.ferryClients, leader, (a) => new pkg.FerryService(a, grpc.credentials.createInsecure(), channelOptions))
+      : this.client(this.controllerClients, leader, (a) => new pkg.ControllerService(a, grpc.credentials.createInsecure(), channelOptions));
     if (!client) return failed(wireError('LEADER_NOT_AVAILABLE', 'the controller has no leader yet; retry shortly'));
     const asked = (req as { timeoutMs?: number }).timeoutMs;
     const timeoutMs = Math.min(asked && asked > 0 ? asked : forwardTimeoutMs, adminTimeoutMsMax) + 1_000;
@@ -77,7 +83,7 @@ export class ControllerForwarder {
    */
   askNode<Req>(nodeId: number, method: 'TransferLeadership', req: Req): Promise<string | undefined> {
     const pkg = ferryGrpc().ferry.v1;
-    const client = this.client(this.controllerClients, nodeId, (a) => new pkg.ControllerService(a, grpc.credentials.createInsecure()));
+    const client = this.client(this.controllerClients, nodeId, (a) => new pkg.ControllerService(a, grpc.credentials.createInsecure(), channelOptions));
     if (!client) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const fn = (client as unknown as Record<string, (r: Req, o: grpc.CallOptions, cb: Callback<{ error?: { code?: string } }>) => void>)[method]!;

@@ -7,6 +7,8 @@
  *                 offset of the entry after it, the membership then, and any state-machine image
  *   end/<group>   the last Raft entry (index, term) the log held after the latest persist: how a
  *                 restart tells a damaged (shortened) log from one that never held more
+ *   since/<group> the metadata version at which this node began hosting the group: metadata
+ *                 older than that (replayed at a restart) must never make it delete the group
  * Each value carries a format version and a CRC-32C of its payload on top of LevelDB's own
  * checksums, so a damaged value is detected rather than decoded into a wrong vote.
  * Writes of one loop iteration go out as one LevelDB batch; it is synced when any write needs it
@@ -50,6 +52,8 @@ export interface StoredGroup {
   readonly snapshot: StoredSnapshot | undefined;
   /** The log's last entry after the latest persist (undefined in data written before it existed). */
   readonly logEnd?: StoredLogEnd | undefined;
+  /** The metadata version at which this node began hosting it (undefined in older data). */
+  readonly hostedSince?: number | undefined;
 }
 
 export class StoreCorruptionError extends Error {
@@ -57,8 +61,12 @@ export class StoreCorruptionError extends Error {
 }
 
 function encode(value: unknown): Buffer {
-  const payload = Buffer.from(JSON.stringify(value, (_k, v: unknown) =>
-    v instanceof Uint8Array ? { $bytes: Buffer.from(v).toString('base64') } : v));
+  // The replacer looks at the holder's own value: JSON.stringify turns a Buffer into
+  // {type, data} through its toJSON before a replacer sees it.
+  const payload = Buffer.from(JSON.stringify(value, function (this: Record<string, unknown>, k: string, v: unknown) {
+    const raw = this[k];
+    return raw instanceof Uint8Array ? { $bytes: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') } : v;
+  }));
   const out = Buffer.allocUnsafe(5 + payload.length);
   out.writeUInt8(formatVersion, 0);
   out.writeUInt32BE(crc32c(payload), 1);
@@ -94,13 +102,18 @@ export class GroupStateStore {
   }
 
   async load(group: string): Promise<StoredGroup> {
-    const [hs, conf, snap, end] = await this.db.getMany([`hs/${group}`, `conf/${group}`, `snap/${group}`, `end/${group}`]);
+    const [hs, conf, snap, end, since] = await this.db.getMany([`hs/${group}`, `conf/${group}`, `snap/${group}`, `end/${group}`, `since/${group}`]);
     return {
       hardState: decode<StoredHardState>(`hs/${group}`, hs),
       confState: decode<StoredConfState>(`conf/${group}`, conf),
       snapshot: decode<StoredSnapshot>(`snap/${group}`, snap),
       logEnd: decode<StoredLogEnd>(`end/${group}`, end),
+      hostedSince: decode<{ version: number }>(`since/${group}`, since)?.version,
     };
+  }
+
+  setHostedSince(group: string, version: number): void {
+    this.queue({ type: 'put', key: `since/${group}`, value: encode({ version }) }, true);
   }
 
   /** Groups that have state here (to reopen them at start-up before metadata arrives). */
@@ -128,7 +141,7 @@ export class GroupStateStore {
   }
 
   deleteGroup(group: string): void {
-    for (const prefix of ['hs', 'conf', 'snap', 'end']) this.queue({ type: 'del', key: `${prefix}/${group}` }, true);
+    for (const prefix of ['hs', 'conf', 'snap', 'end', 'since']) this.queue({ type: 'del', key: `${prefix}/${group}` }, true);
   }
 
   private queue(w: PendingWrite, sync: boolean): void {

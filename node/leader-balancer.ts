@@ -41,6 +41,9 @@ export class LeaderBalancer {
     const asks: Array<{ group: string; leader: number; preferred: number }> = [];
     for (const topic of controller.state.topics()) {
       for (const p of topic.partitions) {
+        // A moving partition's leadership is the reassignment driver's (it hands over before the
+        // old leader leaves); balancing towards the old preferred replica would fight it.
+        if (p.target) continue;
         const preferred = p.replicas[0]!;
         const group = partitionGroupKey(topic.topicId, p.partition);
         const leader = leaders.leaderOf(group)?.nodeId;

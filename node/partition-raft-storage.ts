@@ -3,7 +3,8 @@
  * one record batch (client data as is; no-op and conf entries as control batches), the batch's
  * partition leader epoch is the entry's term, and RaftIndexMap says which offsets each index
  * covers. The snapshot is where the log starts: the Raft index/term it resumes after and the
- * offset of the next batch (a "log-start reset" rather than a state-machine image).
+ * offset of the next batch (a "log-start reset"); the controller's also carries the image of its
+ * state machine there (`kind` says which of the two the group sends and installs).
  *
  * Offsets are assigned when the leader persists its own entries: PartitionLog.append stamps the
  * base offset and term into the batch in place, before the Ready's messages carry the same Entry
@@ -19,18 +20,7 @@ import type { LogPosition } from '../raft/raft.js';
 import type { StoredGroup, StoredSnapshot } from './group-state-store.js';
 import { controlBatchFor, entryPayloadOf } from './raft-entry-batch.js';
 import { RaftIndexMap } from './raft-index-map.js';
-
-/** A partition snapshot's data: the offset its log resumes at (8 bytes, big-endian). */
-function encodeResumeOffset(offset: number): Uint8Array {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(BigInt(offset));
-  return b;
-}
-
-function decodeResumeOffset(data: Uint8Array): number {
-  if (data.byteLength !== 8) throw new Error(`partition snapshot data is ${data.byteLength} bytes, want 8 (the resume offset)`);
-  return Number(Buffer.from(data.buffer, data.byteOffset, 8).readBigUInt64BE(0));
-}
+import { decodeSnapshotData, encodeSnapshotData, type SnapshotData, type SnapshotKind } from './snapshot-data.js';
 
 /** Bytes read per step of the verified scan at open. */
 const scanChunkBytes = 4 * 1024 * 1024;
@@ -49,6 +39,8 @@ export class PartitionRaftStorage implements Storage {
     private snap: StoredSnapshot,
     private hardState: HardState,
     private confState: ConfState,
+    /** What this group's snapshots carry: a log-start reset, or that plus the controller's image. */
+    readonly kind: SnapshotKind,
   ) {}
 
   /**
@@ -63,7 +55,7 @@ export class PartitionRaftStorage implements Storage {
    * acknowledged entries it no longer holds: `lostLogEnd` tells Raft to vote as if its log still
    * ended there, and not to campaign, until it holds that much again.
    */
-  static open(log: PartitionLog, stored: StoredGroup): PartitionRaftStorage {
+  static open(log: PartitionLog, stored: StoredGroup, kind: SnapshotKind = 'logStart'): PartitionRaftStorage {
     const snap = stored.snapshot;
     if (!snap) throw new Error('partition group has no stored snapshot: it was never bootstrapped');
     // Retention never deletes past the stored resume offset (the record is written first), so a
@@ -88,6 +80,7 @@ export class PartitionRaftStorage implements Storage {
       log, map, snap,
       { term: asTerm(hs.term), vote: hs.vote as HardState['vote'], commit: asIndex(Math.max(commit, snap.index)) },
       { voters: confState.voters as ConfState['voters'], learners: confState.learners as ConfState['learners'] },
+      kind,
     );
     storage.damage = damage;
     storage.lostLogEnd = heldBefore !== undefined && heldBefore.index > map.lastIndex
@@ -167,7 +160,8 @@ export class PartitionRaftStorage implements Storage {
         index: asIndex(this.snap.index), term: asTerm(this.snap.term),
         confState: { voters: this.snap.confState.voters as ConfState['voters'], learners: this.snap.confState.learners as ConfState['learners'] },
       },
-      data: encodeResumeOffset(this.snap.nextOffset),
+      // The controller's bootstrap record (index 1) has no image; no follower can be behind it.
+      data: encodeSnapshotData({ kind: this.kind, resumeOffset: this.snap.nextOffset, image: this.snap.data }),
     };
   }
 
@@ -261,18 +255,22 @@ export class PartitionRaftStorage implements Storage {
   // ---- snapshots: retention (compact) and log-start reset (install) ---------------------------
 
   /**
-   * The log before and including `index` is no longer needed (retention). Returns the snapshot
-   * record to persist; the caller stores it (synced) first, then calls dropCompactedSegments():
-   * metadata first, so a crash in between leaves data the snapshot no longer needs, never a gap.
+   * The log before and including `index` is no longer needed (retention, or the controller's
+   * snapshot: `image` is then its state as of `index`). Returns the snapshot record to persist;
+   * the caller stores it (synced) first, then calls dropCompactedSegments(): metadata first, so a
+   * crash in between leaves data the snapshot no longer needs, never a gap.
    */
-  compactThrough(index: number): StoredSnapshot {
+  compactThrough(index: number, image: Uint8Array = new Uint8Array(0)): StoredSnapshot {
     const commit = this.hardState.commit;
     if (!(index >= this.map.firstIndex && index <= commit)) {
       throw new Error(`compact through ${index}: must be in [${this.map.firstIndex}, commit ${commit}]`);
     }
+    if ((this.kind === 'metadataImage') !== (image.byteLength > 0)) {
+      throw new Error(`compact through ${index}: a ${this.kind} group's snapshot ${this.kind === 'logStart' ? 'carries no image' : 'needs an image'}`);
+    }
     const next: StoredSnapshot = {
       index, term: this.map.term(index)!, nextOffset: this.map.endOffsetOf(index),
-      confState: { voters: [...this.confState.voters], learners: [...this.confState.learners] }, data: new Uint8Array(0),
+      confState: { voters: [...this.confState.voters], learners: [...this.confState.learners] }, data: image,
     };
     this.map.compactThrough(index);
     this.snap = next;
@@ -290,17 +288,21 @@ export class PartitionRaftStorage implements Storage {
     return this.log.deleteBefore(this.snap.nextOffset);
   }
 
-  /** Whether a received snapshot is a well-formed log-start reset (8-byte resume offset). */
-  isLogStartSnapshot(snapshot: Snapshot): boolean {
-    return snapshot.data.byteLength === 8 && snapshot.meta.confState.voters.length > 0;
+  /**
+   * The data of a snapshot received from the leader, checked to be of this group's kind; throws
+   * SnapshotDataError (the host drops the message) when it is not.
+   */
+  snapshotDataOf(snapshot: Snapshot): SnapshotData {
+    return decodeSnapshotData(snapshot.data, this.kind);
   }
 
   /** The record to store for a snapshot received from the leader (before resetToSnapshot). */
   storedSnapshotOf(snapshot: Snapshot): StoredSnapshot {
     const { index, term, confState } = snapshot.meta;
+    const d = this.snapshotDataOf(snapshot);
     return {
-      index, term, nextOffset: decodeResumeOffset(snapshot.data),
-      confState: { voters: [...confState.voters], learners: [...confState.learners] }, data: new Uint8Array(0),
+      index, term, nextOffset: d.resumeOffset,
+      confState: { voters: [...confState.voters], learners: [...confState.learners] }, data: d.image,
     };
   }
 
@@ -326,6 +328,11 @@ export class PartitionRaftStorage implements Storage {
 
   baseOffsetOf(index: number): number {
     return this.map.baseOffset(index);
+  }
+
+  /** The state-machine image of the stored snapshot (the controller's; empty for partitions). */
+  get snapshotImage(): Uint8Array {
+    return this.snap.data;
   }
 
   /** Where the Raft log (and so every replica's readable history) starts: the snapshot's resume offset. */

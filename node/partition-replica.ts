@@ -79,7 +79,6 @@ export interface ReplicaLimits {
 export const producersPerPartitionMax = 10_000;
 
 export class PartitionReplica implements GroupApplier {
-  readonly acceptsSnapshots = true;
   private highWatermark: number;
   private status: Status | undefined;
   private readonly waitingForCommit = new CommitWaiters('commit');
@@ -352,6 +351,11 @@ export class PartitionReplica implements GroupApplier {
     const index = this.storage.indexEndingAt(start);
     if (index === undefined) return; // already compacted past it, or reset by a snapshot
     this.host.requestCompaction(this.key, index);
+  }
+
+  /** A log-start reset needs nothing but its kind, which the storage checked. */
+  checkSnapshot(): string | undefined {
+    return undefined;
   }
 
   onSnapshot(index: number): void {

@@ -16,11 +16,12 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import { RawNode, Xoshiro128, type Entry, type Message, type ProposeResult, type Ready, type Status } from '../raft/index.js';
+import { RawNode, Xoshiro128, type Entry, type Message, type ProposeResult, type Ready, type Snapshot, type Status } from '../raft/index.js';
 import type { ConfChange, NodeId } from '../raft/types.js';
 import type { FsyncPolicy } from './config.js';
 import type { GroupStateStore } from './group-state-store.js';
 import type { PartitionRaftStorage } from './partition-raft-storage.js';
+import type { SnapshotData } from './snapshot-data.js';
 
 /** What the host sends messages through (the gRPC PeerTransport, or an in-memory one in tests). */
 export interface MessageSink {
@@ -36,10 +37,17 @@ export interface GroupApplier {
   onCommitted(entries: readonly Entry[]): void;
   /** Called when the group's role, leader or term changed. */
   onStatus(status: Status): void;
-  /** A snapshot (log-start reset) was installed: everything through `index` is committed. */
-  onSnapshot(index: number): void;
-  /** Whether this group can install snapshots at all (the controller cannot yet). */
-  readonly acceptsSnapshots: boolean;
+  /**
+   * A snapshot was installed: everything through `index` is committed; `image` is the state
+   * machine's image as of `index` (empty for a partition's log-start reset).
+   */
+  onSnapshot(index: number, image: Uint8Array): void;
+  /**
+   * Why a snapshot received from the leader (already checked to be of the group's kind) must not
+   * be installed, or undefined when it may be: checked before Raft sees it, so a bad one changes
+   * nothing.
+   */
+  checkSnapshot(index: number, data: SnapshotData): string | undefined;
 }
 
 /** A commit-index-only change of a group's hard state is written at most this often. */
@@ -61,8 +69,8 @@ interface HostedGroup {
   lastHardStateWriteMs: number;
   /** A commit-only hard state not written yet (written by tick() once due, and at stop). */
   unwrittenHardState: { term: number; vote: number; commit: number } | undefined;
-  /** Retention asked to compact through this index; done by the loop after the next persist. */
-  compactThrough: number | undefined;
+  /** Retention (or a controller snapshot) asked to compact through this index; done by the loop after the next persist. */
+  compactThrough: { index: number; image: Uint8Array } | undefined;
   removed: boolean;
   /** What onStatus last reported, to call it on changes only. */
   seen: { role: string; leader: number; term: number };
@@ -190,13 +198,25 @@ export class RaftHost {
 
   step(key: string, message: Message): void {
     const g = this.groups.get(key);
-    // Refuse a snapshot before Raft accepts it, not after persisting it: a group that cannot
-    // install one, or data that is not a log-start reset, is dropped (the leader retries).
-    if (g && message.type === 'snap' && (!g.applier.acceptsSnapshots || !g.storage.isLogStartSnapshot(message.snapshot))) {
-      this.options.log.warn({ group: key, from: message.from, index: message.snapshot.meta.index }, 'dropped a snapshot this group cannot install');
-      return;
+    // Refuse a snapshot before Raft accepts it, not after persisting it: data of the wrong kind,
+    // or an image that does not decode, is dropped (the leader retries).
+    if (g && message.type === 'snap') {
+      const problem = this.snapshotProblem(g, message.snapshot);
+      if (problem !== undefined) {
+        this.options.log.warn({ group: key, from: message.from, index: message.snapshot.meta.index, problem }, 'dropped a snapshot this group cannot install');
+        return;
+      }
     }
     this.act(key, (h) => h.raw.step(message));
+  }
+
+  private snapshotProblem(g: HostedGroup, snapshot: Snapshot): string | undefined {
+    if (snapshot.meta.confState.voters.length === 0) return 'the snapshot names no voters';
+    try {
+      return g.applier.checkSnapshot(snapshot.meta.index, g.storage.snapshotDataOf(snapshot));
+    } catch (err) {
+      return (err as Error).message;
+    }
   }
 
   propose(key: string, data: Uint8Array): ProposeResult | undefined {
@@ -224,10 +244,10 @@ export class RaftHost {
    * snapshot record is stored first, then whole segments are deleted; followers behind it will be
    * sent a log-start reset by the leader.
    */
-  requestCompaction(key: string, index: number): void {
+  requestCompaction(key: string, index: number, image: Uint8Array = new Uint8Array(0)): void {
     const g = this.groups.get(key);
     if (!g) return; // removed meanwhile (topic deleted): nothing to keep
-    g.compactThrough = Math.max(g.compactThrough ?? 0, index);
+    if (g.compactThrough === undefined || index > g.compactThrough.index) g.compactThrough = { index, image };
     this.markDirty(g);
   }
 
@@ -236,12 +256,12 @@ export class RaftHost {
     const installed = new Set(batch.filter(([, rd]) => rd.snapshot).map(([g]) => g));
     const done: HostedGroup[] = [];
     for (const g of this.groups.values()) {
-      const index = g.compactThrough;
-      if (index === undefined) continue;
+      const request = g.compactThrough;
+      if (request === undefined) continue;
       g.compactThrough = undefined;
       // A snapshot installed in this cycle supersedes it; an index at or below the log start is done.
-      if (installed.has(g) || index < g.storage.firstIndex()) continue;
-      this.options.store.setSnapshot(g.key, g.storage.compactThrough(index));
+      if (installed.has(g) || request.index < g.storage.firstIndex()) continue;
+      this.options.store.setSnapshot(g.key, g.storage.compactThrough(request.index, request.image));
       done.push(g);
     }
     if (done.length === 0) return;
@@ -321,7 +341,7 @@ export class RaftHost {
     for (const [g, rd] of batch) if (!sentEarly.has(g)) for (const m of rd.messages) this.options.sink.send(g.key, m);
     this.options.sink.flush();
     for (const [g, rd] of batch) {
-      if (rd.snapshot) g.applier.onSnapshot(rd.snapshot.meta.index);
+      if (rd.snapshot) g.applier.onSnapshot(rd.snapshot.meta.index, g.storage.snapshotImage);
       const last = rd.entries[rd.entries.length - 1];
       if (last) g.applier.onPersisted(last.index);
       if (rd.committedEntries.length > 0) g.applier.onCommitted(rd.committedEntries);

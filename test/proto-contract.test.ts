@@ -42,6 +42,7 @@ describe('proto/ contracts', () => {
     const pkg = grpc.loadPackageDefinition(def) as unknown as { ferry: { v1: { FerryService: { service: object } } } };
     expect(Object.keys(pkg.ferry.v1.FerryService.service)).toEqual([
       'Metadata', 'CreateTopic', 'DeleteTopic', 'DescribeTopic', 'AlterTopicConfig', 'CreatePartitions', 'Produce', 'Fetch', 'FetchStream', 'ListOffsets', 'InitProducerId',
+      'ReassignPartitions',
     ]);
   });
 

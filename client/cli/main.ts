@@ -1,4 +1,4 @@
-/** The `ferry` command line: topics, produce, consume, consumer groups, cluster status. */
+/** The `ferry` command line: topics (incl. reassignment), produce, consume, consumer groups, cluster status. */
 import { Command, CommanderError } from 'commander';
 import { registerClusterCommand } from './cluster-command.js';
 import { registerConsumeCommand } from './consume-command.js';

@@ -12,6 +12,15 @@ function parseConfigs(pairs: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** "0=1,2,4" → partition 0 to replicas [1, 2, 4]. */
+function parseMove(text: string): { partition: number; replicas: number[] } {
+  const m = /^(\d+)=(\d+(?:,\d+)*)$/.exec(text.trim());
+  if (!m) throw new UsageError(`--move takes partition=node,node,... (e.g. 0=1,2,4), got "${text}"`);
+  const replicas = m[2]!.split(',').map(Number);
+  if (new Set(replicas).size !== replicas.length) throw new UsageError(`--move ${text}: a node appears twice`);
+  return { partition: Number(m[1]), replicas };
+}
+
 function table(rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
   return rows.map((r) => r.map((v, c) => String(v).padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n';
@@ -62,6 +71,20 @@ export function registerTopicCommands(program: Command, globals: () => GlobalOpt
       ferry.close();
     }
   });
+
+  topic.command('reassign <name>')
+    .description('move partitions to new replica sets through Raft membership changes (in the background; see `ferry cluster status`)')
+    .requiredOption('-m, --move <partition=ids...>', 'partition and its new replicas, preferred leader first, e.g. 0=1,2,4 (repeatable)')
+    .action(async (name: string, o: { move: string[] }) => {
+      const moves = o.move.map(parseMove);
+      const ferry = clientFrom(globals());
+      try {
+        await ferry.admin.reassignPartitions(name, moves);
+        process.stdout.write(moves.map((m) => `reassigning ${name}/${m.partition} to replicas ${m.replicas.join(',')}\n`).join(''));
+      } finally {
+        ferry.close();
+      }
+    });
 
   topic.command('alter <name>')
     .description('change topic config without a restart, or grow the topic to more partitions')

@@ -31,10 +31,13 @@ import type { MetadataRequest as _ferry_v1_MetadataRequest, MetadataRequest__Out
 import type { MetadataResponse as _ferry_v1_MetadataResponse, MetadataResponse__Output as _ferry_v1_MetadataResponse__Output } from './ferry/v1/MetadataResponse.js';
 import type { PartitionDescription as _ferry_v1_PartitionDescription, PartitionDescription__Output as _ferry_v1_PartitionDescription__Output } from './ferry/v1/PartitionDescription.js';
 import type { PartitionMetadata as _ferry_v1_PartitionMetadata, PartitionMetadata__Output as _ferry_v1_PartitionMetadata__Output } from './ferry/v1/PartitionMetadata.js';
+import type { PartitionReassignment as _ferry_v1_PartitionReassignment, PartitionReassignment__Output as _ferry_v1_PartitionReassignment__Output } from './ferry/v1/PartitionReassignment.js';
 import type { ProducePartition as _ferry_v1_ProducePartition, ProducePartition__Output as _ferry_v1_ProducePartition__Output } from './ferry/v1/ProducePartition.js';
 import type { ProducePartitionResult as _ferry_v1_ProducePartitionResult, ProducePartitionResult__Output as _ferry_v1_ProducePartitionResult__Output } from './ferry/v1/ProducePartitionResult.js';
 import type { ProduceRequest as _ferry_v1_ProduceRequest, ProduceRequest__Output as _ferry_v1_ProduceRequest__Output } from './ferry/v1/ProduceRequest.js';
 import type { ProduceResponse as _ferry_v1_ProduceResponse, ProduceResponse__Output as _ferry_v1_ProduceResponse__Output } from './ferry/v1/ProduceResponse.js';
+import type { ReassignPartitionsRequest as _ferry_v1_ReassignPartitionsRequest, ReassignPartitionsRequest__Output as _ferry_v1_ReassignPartitionsRequest__Output } from './ferry/v1/ReassignPartitionsRequest.js';
+import type { ReassignPartitionsResponse as _ferry_v1_ReassignPartitionsResponse, ReassignPartitionsResponse__Output as _ferry_v1_ReassignPartitionsResponse__Output } from './ferry/v1/ReassignPartitionsResponse.js';
 import type { ReplicaState as _ferry_v1_ReplicaState, ReplicaState__Output as _ferry_v1_ReplicaState__Output } from './ferry/v1/ReplicaState.js';
 import type { TopicMetadata as _ferry_v1_TopicMetadata, TopicMetadata__Output as _ferry_v1_TopicMetadata__Output } from './ferry/v1/TopicMetadata.js';
 import type { TopicPartition as _ferry_v1_TopicPartition, TopicPartition__Output as _ferry_v1_TopicPartition__Output } from './ferry/v1/TopicPartition.js';
@@ -78,10 +81,13 @@ export interface ProtoGrpcType {
       OffsetSpec: EnumTypeDefinition
       PartitionDescription: MessageTypeDefinition<_ferry_v1_PartitionDescription, _ferry_v1_PartitionDescription__Output>
       PartitionMetadata: MessageTypeDefinition<_ferry_v1_PartitionMetadata, _ferry_v1_PartitionMetadata__Output>
+      PartitionReassignment: MessageTypeDefinition<_ferry_v1_PartitionReassignment, _ferry_v1_PartitionReassignment__Output>
       ProducePartition: MessageTypeDefinition<_ferry_v1_ProducePartition, _ferry_v1_ProducePartition__Output>
       ProducePartitionResult: MessageTypeDefinition<_ferry_v1_ProducePartitionResult, _ferry_v1_ProducePartitionResult__Output>
       ProduceRequest: MessageTypeDefinition<_ferry_v1_ProduceRequest, _ferry_v1_ProduceRequest__Output>
       ProduceResponse: MessageTypeDefinition<_ferry_v1_ProduceResponse, _ferry_v1_ProduceResponse__Output>
+      ReassignPartitionsRequest: MessageTypeDefinition<_ferry_v1_ReassignPartitionsRequest, _ferry_v1_ReassignPartitionsRequest__Output>
+      ReassignPartitionsResponse: MessageTypeDefinition<_ferry_v1_ReassignPartitionsResponse, _ferry_v1_ReassignPartitionsResponse__Output>
       ReplicaState: MessageTypeDefinition<_ferry_v1_ReplicaState, _ferry_v1_ReplicaState__Output>
       TopicMetadata: MessageTypeDefinition<_ferry_v1_TopicMetadata, _ferry_v1_TopicMetadata__Output>
       TopicPartition: MessageTypeDefinition<_ferry_v1_TopicPartition, _ferry_v1_TopicPartition__Output>

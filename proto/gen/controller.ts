@@ -6,6 +6,8 @@ import type { AllocateProducerIdsRequest as _ferry_v1_AllocateProducerIdsRequest
 import type { AllocateProducerIdsResponse as _ferry_v1_AllocateProducerIdsResponse, AllocateProducerIdsResponse__Output as _ferry_v1_AllocateProducerIdsResponse__Output } from './ferry/v1/AllocateProducerIdsResponse.js';
 import type { BrokerHeartbeatRequest as _ferry_v1_BrokerHeartbeatRequest, BrokerHeartbeatRequest__Output as _ferry_v1_BrokerHeartbeatRequest__Output } from './ferry/v1/BrokerHeartbeatRequest.js';
 import type { BrokerHeartbeatResponse as _ferry_v1_BrokerHeartbeatResponse, BrokerHeartbeatResponse__Output as _ferry_v1_BrokerHeartbeatResponse__Output } from './ferry/v1/BrokerHeartbeatResponse.js';
+import type { CompleteReassignmentRequest as _ferry_v1_CompleteReassignmentRequest, CompleteReassignmentRequest__Output as _ferry_v1_CompleteReassignmentRequest__Output } from './ferry/v1/CompleteReassignmentRequest.js';
+import type { CompleteReassignmentResponse as _ferry_v1_CompleteReassignmentResponse, CompleteReassignmentResponse__Output as _ferry_v1_CompleteReassignmentResponse__Output } from './ferry/v1/CompleteReassignmentResponse.js';
 import type { ControllerServiceClient as _ferry_v1_ControllerServiceClient, ControllerServiceDefinition as _ferry_v1_ControllerServiceDefinition } from './ferry/v1/ControllerService.js';
 import type { Error as _ferry_v1_Error, Error__Output as _ferry_v1_Error__Output } from './ferry/v1/Error.js';
 import type { RegisterBrokerRequest as _ferry_v1_RegisterBrokerRequest, RegisterBrokerRequest__Output as _ferry_v1_RegisterBrokerRequest__Output } from './ferry/v1/RegisterBrokerRequest.js';
@@ -25,6 +27,8 @@ export interface ProtoGrpcType {
       AllocateProducerIdsResponse: MessageTypeDefinition<_ferry_v1_AllocateProducerIdsResponse, _ferry_v1_AllocateProducerIdsResponse__Output>
       BrokerHeartbeatRequest: MessageTypeDefinition<_ferry_v1_BrokerHeartbeatRequest, _ferry_v1_BrokerHeartbeatRequest__Output>
       BrokerHeartbeatResponse: MessageTypeDefinition<_ferry_v1_BrokerHeartbeatResponse, _ferry_v1_BrokerHeartbeatResponse__Output>
+      CompleteReassignmentRequest: MessageTypeDefinition<_ferry_v1_CompleteReassignmentRequest, _ferry_v1_CompleteReassignmentRequest__Output>
+      CompleteReassignmentResponse: MessageTypeDefinition<_ferry_v1_CompleteReassignmentResponse, _ferry_v1_CompleteReassignmentResponse__Output>
       ControllerService: SubtypeConstructor<typeof grpc.Client, _ferry_v1_ControllerServiceClient> & { service: _ferry_v1_ControllerServiceDefinition }
       Error: MessageTypeDefinition<_ferry_v1_Error, _ferry_v1_Error__Output>
       ErrorCode: EnumTypeDefinition

@@ -20,6 +20,20 @@ describe('chaos (short run; `npm run chaos -- --time 300` for a long one)', () =
     expect(summary.retries as number).toBeGreaterThan(0);
   }, 180_000);
 
+  it('keeps its promises while partitions move between 4 nodes (membership changes) through kill -9, pause and leader kills', async () => {
+    const lines: string[] = [];
+    const { valid, summary } = await runChaos({
+      seconds: 20, nemesis: ['reassign', 'reassign', 'kill', 'kill-leader', 'pause'], seed: 4242, nodes: 4, partitions: 3, producers: 3,
+      progress: (line) => lines.push(line),
+    });
+    expect(lines.filter((l) => l.startsWith('ANOMALY')), lines.join('\n')).toEqual([]);
+    expect(valid).toBe(true);
+    expect(lines.filter((l) => /move chaos\/\d to replicas [\d,]+: accepted/.test(l)).length, lines.join('\n')).toBeGreaterThanOrEqual(2);
+    expect(summary.acked).toBeGreaterThan(100);
+    expect(summary['lost-write']).toBe(0);
+    expect(summary['offset-conflict']).toBe(0);
+  }, 240_000);
+
   it('loses no acknowledged write when a stopped node\'s segment files get bit flips or are cut short', async () => {
     const lines: string[] = [];
     const { valid, summary } = await runChaos({

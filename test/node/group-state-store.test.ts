@@ -23,7 +23,10 @@ describe('GroupStateStore', () => {
     store.setHardState('orders/0', { term: 3, vote: 2, commit: 17 }, true);
     store.setHardState('orders/0', { term: 4, vote: 1, commit: 18 }, false); // the later write wins
     store.setConfState('orders/0', { voters: [1, 2, 3], learners: [4] });
+    store.setHostedSince('orders/0', 42);
     store.setSnapshot('__controller', { index: 40, term: 2, nextOffset: 0, confState: { voters: [1], learners: [] }, data: new Uint8Array([1, 2, 3]) });
+    // A Buffer (a slice of a larger one, as a decoded snapshot's image is) keeps its bytes too.
+    store.setSnapshot('__image', { index: 41, term: 2, nextOffset: 0, confState: { voters: [1], learners: [] }, data: Buffer.from([9, 8, 7, 6]).subarray(1, 3) });
     expect(store.dirty).toBe(true);
     await store.commit();
     expect(store.dirty).toBe(false);
@@ -31,10 +34,11 @@ describe('GroupStateStore', () => {
 
     const again = await GroupStateStore.open(dir);
     expect(await again.load('orders/0')).toEqual({
-      hardState: { term: 4, vote: 1, commit: 18 }, confState: { voters: [1, 2, 3], learners: [4] }, snapshot: undefined,
+      hardState: { term: 4, vote: 1, commit: 18 }, confState: { voters: [1, 2, 3], learners: [4] }, snapshot: undefined, hostedSince: 42,
     });
     const ctl = await again.load('__controller');
     expect(ctl.snapshot?.data).toEqual(new Uint8Array([1, 2, 3]));
+    expect((await again.load('__image')).snapshot?.data).toEqual(new Uint8Array([8, 7]));
     expect((await again.groups()).sort()).toEqual(['orders/0']);
     again.deleteGroup('orders/0');
     await again.commit();

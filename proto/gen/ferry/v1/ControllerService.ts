@@ -7,6 +7,8 @@ import type { AllocateProducerIdsRequest as _ferry_v1_AllocateProducerIdsRequest
 import type { AllocateProducerIdsResponse as _ferry_v1_AllocateProducerIdsResponse, AllocateProducerIdsResponse__Output as _ferry_v1_AllocateProducerIdsResponse__Output } from '../../ferry/v1/AllocateProducerIdsResponse.js';
 import type { BrokerHeartbeatRequest as _ferry_v1_BrokerHeartbeatRequest, BrokerHeartbeatRequest__Output as _ferry_v1_BrokerHeartbeatRequest__Output } from '../../ferry/v1/BrokerHeartbeatRequest.js';
 import type { BrokerHeartbeatResponse as _ferry_v1_BrokerHeartbeatResponse, BrokerHeartbeatResponse__Output as _ferry_v1_BrokerHeartbeatResponse__Output } from '../../ferry/v1/BrokerHeartbeatResponse.js';
+import type { CompleteReassignmentRequest as _ferry_v1_CompleteReassignmentRequest, CompleteReassignmentRequest__Output as _ferry_v1_CompleteReassignmentRequest__Output } from '../../ferry/v1/CompleteReassignmentRequest.js';
+import type { CompleteReassignmentResponse as _ferry_v1_CompleteReassignmentResponse, CompleteReassignmentResponse__Output as _ferry_v1_CompleteReassignmentResponse__Output } from '../../ferry/v1/CompleteReassignmentResponse.js';
 import type { RegisterBrokerRequest as _ferry_v1_RegisterBrokerRequest, RegisterBrokerRequest__Output as _ferry_v1_RegisterBrokerRequest__Output } from '../../ferry/v1/RegisterBrokerRequest.js';
 import type { RegisterBrokerResponse as _ferry_v1_RegisterBrokerResponse, RegisterBrokerResponse__Output as _ferry_v1_RegisterBrokerResponse__Output } from '../../ferry/v1/RegisterBrokerResponse.js';
 import type { TransferLeadershipRequest as _ferry_v1_TransferLeadershipRequest, TransferLeadershipRequest__Output as _ferry_v1_TransferLeadershipRequest__Output } from '../../ferry/v1/TransferLeadershipRequest.js';
@@ -42,6 +44,23 @@ export interface ControllerServiceClient extends grpc.Client {
   brokerHeartbeat(argument: _ferry_v1_BrokerHeartbeatRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
   brokerHeartbeat(argument: _ferry_v1_BrokerHeartbeatRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
   brokerHeartbeat(argument: _ferry_v1_BrokerHeartbeatRequest, callback: grpc.requestCallback<_ferry_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * A partition's leader reports that its Raft group's voters are exactly the reassignment's
+   * target; the controller records the move as done (replicas := target).
+   */
+  CompleteReassignment(argument: _ferry_v1_CompleteReassignmentRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CompleteReassignmentResponse__Output>): grpc.ClientUnaryCall;
+  CompleteReassignment(argument: _ferry_v1_CompleteReassignmentRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_CompleteReassignmentResponse__Output>): grpc.ClientUnaryCall;
+  CompleteReassignment(argument: _ferry_v1_CompleteReassignmentRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CompleteReassignmentResponse__Output>): grpc.ClientUnaryCall;
+  CompleteReassignment(argument: _ferry_v1_CompleteReassignmentRequest, callback: grpc.requestCallback<_ferry_v1_CompleteReassignmentResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * A partition's leader reports that its Raft group's voters are exactly the reassignment's
+   * target; the controller records the move as done (replicas := target).
+   */
+  completeReassignment(argument: _ferry_v1_CompleteReassignmentRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CompleteReassignmentResponse__Output>): grpc.ClientUnaryCall;
+  completeReassignment(argument: _ferry_v1_CompleteReassignmentRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_CompleteReassignmentResponse__Output>): grpc.ClientUnaryCall;
+  completeReassignment(argument: _ferry_v1_CompleteReassignmentRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_CompleteReassignmentResponse__Output>): grpc.ClientUnaryCall;
+  completeReassignment(argument: _ferry_v1_CompleteReassignmentRequest, callback: grpc.requestCallback<_ferry_v1_CompleteReassignmentResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Records (or updates) a broker's advertised address and rack in the metadata log.
@@ -87,6 +106,12 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
   BrokerHeartbeat: grpc.handleUnaryCall<_ferry_v1_BrokerHeartbeatRequest__Output, _ferry_v1_BrokerHeartbeatResponse>;
   
   /**
+   * A partition's leader reports that its Raft group's voters are exactly the reassignment's
+   * target; the controller records the move as done (replicas := target).
+   */
+  CompleteReassignment: grpc.handleUnaryCall<_ferry_v1_CompleteReassignmentRequest__Output, _ferry_v1_CompleteReassignmentResponse>;
+  
+  /**
    * Records (or updates) a broker's advertised address and rack in the metadata log.
    */
   RegisterBroker: grpc.handleUnaryCall<_ferry_v1_RegisterBrokerRequest__Output, _ferry_v1_RegisterBrokerResponse>;
@@ -101,6 +126,7 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
 export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
   AllocateProducerIds: MethodDefinition<_ferry_v1_AllocateProducerIdsRequest, _ferry_v1_AllocateProducerIdsResponse, _ferry_v1_AllocateProducerIdsRequest__Output, _ferry_v1_AllocateProducerIdsResponse__Output>
   BrokerHeartbeat: MethodDefinition<_ferry_v1_BrokerHeartbeatRequest, _ferry_v1_BrokerHeartbeatResponse, _ferry_v1_BrokerHeartbeatRequest__Output, _ferry_v1_BrokerHeartbeatResponse__Output>
+  CompleteReassignment: MethodDefinition<_ferry_v1_CompleteReassignmentRequest, _ferry_v1_CompleteReassignmentResponse, _ferry_v1_CompleteReassignmentRequest__Output, _ferry_v1_CompleteReassignmentResponse__Output>
   RegisterBroker: MethodDefinition<_ferry_v1_RegisterBrokerRequest, _ferry_v1_RegisterBrokerResponse, _ferry_v1_RegisterBrokerRequest__Output, _ferry_v1_RegisterBrokerResponse__Output>
   TransferLeadership: MethodDefinition<_ferry_v1_TransferLeadershipRequest, _ferry_v1_TransferLeadershipResponse, _ferry_v1_TransferLeadershipRequest__Output, _ferry_v1_TransferLeadershipResponse__Output>
 }

@@ -25,6 +25,8 @@ import type { MetadataRequest as _ferry_v1_MetadataRequest, MetadataRequest__Out
 import type { MetadataResponse as _ferry_v1_MetadataResponse, MetadataResponse__Output as _ferry_v1_MetadataResponse__Output } from '../../ferry/v1/MetadataResponse.js';
 import type { ProduceRequest as _ferry_v1_ProduceRequest, ProduceRequest__Output as _ferry_v1_ProduceRequest__Output } from '../../ferry/v1/ProduceRequest.js';
 import type { ProduceResponse as _ferry_v1_ProduceResponse, ProduceResponse__Output as _ferry_v1_ProduceResponse__Output } from '../../ferry/v1/ProduceResponse.js';
+import type { ReassignPartitionsRequest as _ferry_v1_ReassignPartitionsRequest, ReassignPartitionsRequest__Output as _ferry_v1_ReassignPartitionsRequest__Output } from '../../ferry/v1/ReassignPartitionsRequest.js';
+import type { ReassignPartitionsResponse as _ferry_v1_ReassignPartitionsResponse, ReassignPartitionsResponse__Output as _ferry_v1_ReassignPartitionsResponse__Output } from '../../ferry/v1/ReassignPartitionsResponse.js';
 
 export interface FerryServiceClient extends grpc.Client {
   /**
@@ -192,6 +194,27 @@ export interface FerryServiceClient extends grpc.Client {
   produce(argument: _ferry_v1_ProduceRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ProduceResponse__Output>): grpc.ClientUnaryCall;
   produce(argument: _ferry_v1_ProduceRequest, callback: grpc.requestCallback<_ferry_v1_ProduceResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Consumer groups (stream side) and queue groups get their own RPCs in later versions of
+   * this service; field and method numbers are never reused.
+   * Move partitions to new replica sets; answered once the controller has recorded the targets
+   * (the moves then run in the background: Metadata shows target_replicas until each is done).
+   */
+  ReassignPartitions(argument: _ferry_v1_ReassignPartitionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ReassignPartitionsResponse__Output>): grpc.ClientUnaryCall;
+  ReassignPartitions(argument: _ferry_v1_ReassignPartitionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ReassignPartitionsResponse__Output>): grpc.ClientUnaryCall;
+  ReassignPartitions(argument: _ferry_v1_ReassignPartitionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ReassignPartitionsResponse__Output>): grpc.ClientUnaryCall;
+  ReassignPartitions(argument: _ferry_v1_ReassignPartitionsRequest, callback: grpc.requestCallback<_ferry_v1_ReassignPartitionsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Consumer groups (stream side) and queue groups get their own RPCs in later versions of
+   * this service; field and method numbers are never reused.
+   * Move partitions to new replica sets; answered once the controller has recorded the targets
+   * (the moves then run in the background: Metadata shows target_replicas until each is done).
+   */
+  reassignPartitions(argument: _ferry_v1_ReassignPartitionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ReassignPartitionsResponse__Output>): grpc.ClientUnaryCall;
+  reassignPartitions(argument: _ferry_v1_ReassignPartitionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ReassignPartitionsResponse__Output>): grpc.ClientUnaryCall;
+  reassignPartitions(argument: _ferry_v1_ReassignPartitionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ReassignPartitionsResponse__Output>): grpc.ClientUnaryCall;
+  reassignPartitions(argument: _ferry_v1_ReassignPartitionsRequest, callback: grpc.requestCallback<_ferry_v1_ReassignPartitionsResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface FerryServiceHandlers extends grpc.UntypedServiceImplementation {
@@ -252,6 +275,14 @@ export interface FerryServiceHandlers extends grpc.UntypedServiceImplementation 
    */
   Produce: grpc.handleUnaryCall<_ferry_v1_ProduceRequest__Output, _ferry_v1_ProduceResponse>;
   
+  /**
+   * Consumer groups (stream side) and queue groups get their own RPCs in later versions of
+   * this service; field and method numbers are never reused.
+   * Move partitions to new replica sets; answered once the controller has recorded the targets
+   * (the moves then run in the background: Metadata shows target_replicas until each is done).
+   */
+  ReassignPartitions: grpc.handleUnaryCall<_ferry_v1_ReassignPartitionsRequest__Output, _ferry_v1_ReassignPartitionsResponse>;
+  
 }
 
 export interface FerryServiceDefinition extends grpc.ServiceDefinition {
@@ -266,4 +297,5 @@ export interface FerryServiceDefinition extends grpc.ServiceDefinition {
   ListOffsets: MethodDefinition<_ferry_v1_ListOffsetsRequest, _ferry_v1_ListOffsetsResponse, _ferry_v1_ListOffsetsRequest__Output, _ferry_v1_ListOffsetsResponse__Output>
   Metadata: MethodDefinition<_ferry_v1_MetadataRequest, _ferry_v1_MetadataResponse, _ferry_v1_MetadataRequest__Output, _ferry_v1_MetadataResponse__Output>
   Produce: MethodDefinition<_ferry_v1_ProduceRequest, _ferry_v1_ProduceResponse, _ferry_v1_ProduceRequest__Output, _ferry_v1_ProduceResponse__Output>
+  ReassignPartitions: MethodDefinition<_ferry_v1_ReassignPartitionsRequest, _ferry_v1_ReassignPartitionsResponse, _ferry_v1_ReassignPartitionsRequest__Output, _ferry_v1_ReassignPartitionsResponse__Output>
 }

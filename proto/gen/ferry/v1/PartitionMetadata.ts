@@ -29,6 +29,11 @@ export interface PartitionMetadata {
    * Node ids of replicas that are caught up with the leader (as the leader last reported).
    */
   'inSyncReplicas'?: (number)[];
+  /**
+   * While a reassignment moves this partition: the target replica set (preferred leader first);
+   * `replicas` then lists every node that may still hold a copy. Empty when none is under way.
+   */
+  'targetReplicas'?: (number)[];
 }
 
 export interface PartitionMetadata__Output {
@@ -56,4 +61,9 @@ export interface PartitionMetadata__Output {
    * Node ids of replicas that are caught up with the leader (as the leader last reported).
    */
   'inSyncReplicas': (number)[];
+  /**
+   * While a reassignment moves this partition: the target replica set (preferred leader first);
+   * `replicas` then lists every node that may still hold a copy. Empty when none is under way.
+   */
+  'targetReplicas': (number)[];
 }
