@@ -82,14 +82,27 @@ export class Admin {
    * the topic already grown counts as done. Resolves once this client's metadata shows them.
    */
   async createPartitions(name: string, totalPartitions: number): Promise<void> {
-    let attempts = 0;
+    // Asking for the count the topic already has is an error; checked first, so that a retry
+    // below can tell "my earlier attempt (whose answer was lost) grew it" from that.
+    const before = (await this.metadata.refresh([name]).catch(() => undefined))?.topics[0]?.partitions.length ?? 0;
+    if (before > 0 && totalPartitions <= before) {
+      throw new FerryError('INVALID_REQUEST', `grow topic ${name}: it has ${before} partitions; the new total must be larger (a topic never shrinks: keys would move), got ${totalPartitions}`, false);
+    }
+    // Set once an attempt ended with an unknown outcome: it may have grown the topic already.
+    let mayHaveApplied = false;
     await withRetries(async () => {
-      attempts += 1;
-      const res = await unary<object, CreatePartitionsResponse__Output>(this.pool.get(this.metadata.anyAddress()), 'CreatePartitions',
-        { name, totalPartitions, timeoutMs: this.timeoutMs }, this.timeoutMs + 1_000);
-      const err = FerryError.fromWire(res.error, `grow topic ${name} to ${totalPartitions} partitions`);
+      let err: FerryError | undefined;
+      try {
+        const res = await unary<object, CreatePartitionsResponse__Output>(this.pool.get(this.metadata.anyAddress()), 'CreatePartitions',
+          { name, totalPartitions, timeoutMs: this.timeoutMs }, this.timeoutMs + 1_000);
+        err = FerryError.fromWire(res.error, `grow topic ${name} to ${totalPartitions} partitions`);
+      } catch (e) {
+        if (e instanceof FerryError && (e.code === 'TIMEOUT' || e.code === 'UNAVAILABLE')) mayHaveApplied = true;
+        throw e;
+      }
       if (!err) return;
-      if (attempts > 1 && err.code === 'INVALID_REQUEST') {
+      if (err.code === 'TIMEOUT') mayHaveApplied = true;
+      if (mayHaveApplied && err.code === 'INVALID_REQUEST') {
         const md = await this.metadata.refresh([name]);
         if ((md.topics[0]?.partitions.length ?? 0) === totalPartitions) return;
       }

@@ -31,7 +31,7 @@ describe('chaos (short run; `npm run chaos -- --time 300` for a long one)', () =
     expect(lines.filter((l) => /move chaos\/\d to replicas [\d,]+: accepted/.test(l)).length, lines.join('\n')).toBeGreaterThanOrEqual(2);
     expect(summary.acked).toBeGreaterThan(100);
     expect(summary['lost-write']).toBe(0);
-    expect(summary['offset-conflict']).toBe(0);
+    expect(summary['inconsistent-offsets']).toBe(0);
   }, 240_000);
 
   it('loses no acknowledged write when a stopped node\'s segment files get bit flips or are cut short', async () => {
