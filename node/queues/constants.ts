@@ -37,10 +37,3 @@ export const fifoKeyBytesMax = 128;
 export const windowReadBytes = 1024 * 1024;
 /** Dead letters appended per coordinator pass. */
 export const deadLettersPerPassMax = 100;
-
-/** Record headers a producer may set to shape delivery (values are decimal ASCII milliseconds). */
-export const headerDeliverAtMs = 'ferry-deliver-at-ms';
-export const headerDelayMs = 'ferry-delay-ms';
-export const headerTtlMs = 'ferry-ttl-ms';
-/** Overrides the record key as the FIFO message-group key (SQS's MessageGroupId). */
-export const headerFifoGroup = 'ferry-fifo-group';
