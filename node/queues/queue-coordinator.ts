@@ -21,7 +21,7 @@ import { resolveQueueConfig, type QueueConfig, type QueueConfigInput } from './q
 import { QueueGroup, type QueueReceipt, type ReceiptOperation, type ReceiptOutcome } from './queue-group.js';
 import type { QueueStateRecord } from './queue-records.js';
 import type { QueueStateImage } from './queue-state-image.js';
-import { recordMetaOf, recordsOfBatches } from './source-records.js';
+import { countRecords, recordMetaOf, recordsOfBatches } from './source-records.js';
 import type { TopicAccess } from './topic-access.js';
 
 function failure<T>(code: CoordinatorErrorCode, message: string): Outcome<T> {
@@ -91,6 +91,8 @@ class SingleFlight {
 
 /** A receive with nothing available looks again this often until its wait is over. */
 const receivePollMs = 50;
+/** Bytes of a dead-letter partition a stats call counts records in; beyond, offsets are counted. */
+const statsScanBytesMax = 16 * 1024 * 1024;
 /** Groups nobody receives from still get their dead letters, expiries and floors this often. */
 const housekeepingIntervalMs = 1_000;
 
@@ -385,6 +387,38 @@ export class QueueCoordinator {
     this.kickDeadLetters();
   }
 
+  /**
+   * Records in the dead-letter topic (-1 while it does not exist): counted from batch headers
+   * (a partition's first batch is its leader's Raft no-op, which takes an offset but holds no
+   * record); past statsScanBytesMax per partition the rest is estimated as offsets.
+   */
+  private async deadLetterDepth(topic: string): Promise<number> {
+    const partitions = this.env.topics.partitionCount(topic);
+    if (partitions === undefined) return -1;
+    let depth = 0;
+    for (let p = 0; p < partitions; p += 1) {
+      let offset = 0;
+      for (let scanned = 0; ;) {
+        const r = await this.env.topics.read(topic, p, Math.max(offset, 0), windowReadBytes).catch(() => undefined);
+        if (!r) break;
+        if (r.outOfRange || offset < r.logStartOffset) {
+          offset = r.logStartOffset;
+          continue;
+        }
+        const c = countRecords(r.records);
+        if (c.nextOffset === undefined) break;
+        depth += c.records;
+        offset = c.nextOffset;
+        scanned += r.records.length;
+        if (scanned >= statsScanBytesMax) {
+          depth += Math.max(0, r.highWatermark - offset);
+          break;
+        }
+      }
+    }
+    return depth;
+  }
+
   async stats(groupId: string): Promise<Outcome<QueueStats>> {
     const down = this.ready<QueueStats>();
     if (down) return down;
@@ -405,15 +439,7 @@ export class QueueCoordinator {
         ackFloor: qp.state.floor, readPosition: qp.readPosition, highWatermark: hw,
       });
     }
-    let deadLetterDepth = -1;
-    const dlqPartitions = this.env.topics.partitionCount(config.deadLetterTopic);
-    if (dlqPartitions !== undefined) {
-      deadLetterDepth = 0;
-      for (let p = 0; p < dlqPartitions; p += 1) {
-        const r = await this.env.topics.read(config.deadLetterTopic, p, 0, 1).catch(() => undefined);
-        if (r) deadLetterDepth += Math.max(0, r.highWatermark - r.logStartOffset);
-      }
-    }
+    const deadLetterDepth = await this.deadLetterDepth(config.deadLetterTopic);
     const rates = this.ratesOf(groupId).perSecond(now);
     return {
       ok: true,

@@ -224,7 +224,10 @@ export class QueuePartition {
   checkReceipt(delivery: Delivery, what: string): ReceiptCheck {
     const { offset, deliveries } = delivery;
     const st = offset < this.state.floor ? undefined : this.state.messages.get(offset);
-    if (offset < this.state.floor || st?.s === 'done') return { ok: false, code: 'RECEIPT_EXPIRED', message: `record ${offset} is already done (acked, expired or dead-lettered); nothing to ${what}` };
+    if (offset < this.state.floor) {
+      return { ok: false, code: 'RECEIPT_EXPIRED', message: `record ${offset} is already finished (acked by this or another delivery, expired or dead-lettered); nothing to ${what}` };
+    }
+    if (st?.s === 'done') return { ok: false, code: 'RECEIPT_EXPIRED', message: `record ${offset} is already done (${st.how} after delivery ${st.d}); nothing to ${what}` };
     if (!st) return { ok: false, code: 'INVALID_REQUEST', message: `record ${offset} has not been delivered; there is no lock to ${what}` };
     if (st.s === 'locked' && st.d === deliveries) return { ok: true };
     if (st.s === 'dead') return { ok: false, code: 'RECEIPT_EXPIRED', message: `record ${offset} is being dead-lettered after ${st.d} deliveries; cannot ${what} it` };
@@ -234,10 +237,15 @@ export class QueuePartition {
     };
   }
 
-  /** Acks a delivery; acking a record that is already done is a no-op (its work needs no more doing). */
+  /**
+   * Acks a delivery. Acking again what this delivery already acked is a no-op while the record is
+   * above the floor (a retry after a lost answer). A record acked by another delivery, expired or
+   * dead-lettered is RECEIPT_EXPIRED: the worker must learn that its work was not what finished
+   * the record; below the floor how it finished is no longer known, so that is RECEIPT_EXPIRED too.
+   */
   ack(delivery: Delivery): { ok: true; facts: QueueFact[] } | Extract<ReceiptCheck, { ok: false }> {
     const st = this.state.messages.get(delivery.offset);
-    if (delivery.offset < this.state.floor || st?.s === 'done') return { ok: true, facts: [] };
+    if (delivery.offset >= this.state.floor && st?.s === 'done' && st.how === 'acked' && st.d === delivery.deliveries) return { ok: true, facts: [] };
     const check = this.checkReceipt(delivery, 'ack');
     if (!check.ok) return check;
     const facts = this.apply([{ kind: 'msg', offset: delivery.offset, state: { s: 'done', d: delivery.deliveries, how: 'acked' } }]);

@@ -56,3 +56,16 @@ export function recordsOfBatches(buf: Buffer): { records: DecodedRecord[]; nextO
   }
   return { records, nextOffset };
 }
+
+/** Records (not offsets: control batches take offsets too) in concatenated batches, from headers only. */
+export function countRecords(buf: Buffer): { records: number; nextOffset: number | undefined } {
+  let records = 0;
+  let nextOffset: number | undefined;
+  for (let pos = 0; pos < buf.length;) {
+    const h = readBatchHeader(buf, pos);
+    pos += h.sizeBytes;
+    nextOffset = h.lastOffset + 1;
+    if (!h.isControl) records += h.recordCount;
+  }
+  return { records, nextOffset };
+}

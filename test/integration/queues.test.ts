@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FerryClient, QueueMessage } from '../../client/index.js';
-import { startCluster, until, type Fixture } from './cluster-fixture.js';
+import { runCli, startCluster, until, type Fixture } from './cluster-fixture.js';
 
 let f: Fixture;
 beforeAll(async () => {
@@ -143,6 +143,41 @@ describe('queue groups on a 3-node cluster (real processes)', () => {
     expect(Object.keys(again.headers).some((k) => k.startsWith('ferry-dlq-'))).toBe(false);
     await f.client.queues.ack('senders', [again]);
   });
+  it('CLI: queue configure/receive/ack/stats/list and dlq list/redrive', async () => {
+    await f.client.admin.createTopic('cliq', { partitions: 1 });
+    const conf = await runCli(f.cluster, ['queue', 'configure', 'clig', '--topic', 'cliq', '--max-deliveries', '1', '--backoff-base-ms', '0']);
+    expect(conf.stderr).toBe('');
+    expect(conf.stdout).toContain('max deliveries 1');
+    await produce(f.client, 'cliq', 2, 'c');
+    const got = await runCli(f.cluster, ['queue', 'receive', 'clig', '--topic', 'cliq', '--visibility-ms', '20000']);
+    expect(got.code, got.stderr).toBe(0);
+    const receipts = [...got.stdout.matchAll(/^(\d+\/\d+\/1)\s+\S+\s+(c-\d)/gm)].map((m) => ({ receipt: m[1]!, value: m[2]! }));
+    expect(receipts.map((r) => r.value).sort()).toEqual(['c-0', 'c-1']);
+    const kept = receipts.find((r) => r.value === 'c-0')!;
+    const acked = await runCli(f.cluster, ['queue', 'ack', 'clig', kept.receipt]);
+    expect(acked.stdout).toContain(`acked ${kept.receipt}`);
+    // c-1 is released; with max deliveries 1 it goes to the dead-letter topic.
+    const c1 = receipts.find((r) => r.value === 'c-1')!.receipt;
+    expect((await runCli(f.cluster, ['queue', 'nack', 'clig', c1])).stdout).toContain(`released ${c1}`);
+    await until('c-1 dead-lettered', async () => ((await f.client.queues.stats('clig')).deadLetterDepth === 1 ? true : undefined));
+    const stale = await runCli(f.cluster, ['queue', 'ack', 'clig', c1]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain('RECEIPT_EXPIRED');
+    const listed = await runCli(f.cluster, ['dlq', 'list', 'clig']);
+    expect(listed.stdout).toMatch(/cliq\/0\/\d+\s+1\s+max-deliveries/);
+    expect(listed.stdout).toContain('c-1');
+    const stats = await runCli(f.cluster, ['queue', 'stats', 'clig']);
+    expect(stats.stdout, stats.stdout).toContain('dead letters: 1 in cliq.clig.dlq');
+    expect(stats.stdout).toMatch(/PARTITION\s+AVAILABLE\s+IN-FLIGHT/);
+    expect((await runCli(f.cluster, ['queue', 'list'])).stdout).toMatch(/clig\s+cliq/);
+    const redrive = await runCli(f.cluster, ['dlq', 'redrive', 'clig']);
+    expect(redrive.stdout).toContain('redrove 1 record(s)');
+    expect((await runCli(f.cluster, ['dlq', 'list', 'clig'])).stdout).toContain('no dead letters');
+    const bad = await runCli(f.cluster, ['queue', 'receive', 'clig', '--topic', 'other']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('INVALID_REQUEST');
+  });
+
   it('kill -9 of the coordinator\'s node: no acked record is delivered again; unacked ones come back after their timeout', async () => {
     await f.client.admin.createTopic('orders', { partitions: 3 });
     const produced = await produce(f.client, 'orders', 60, 'o');

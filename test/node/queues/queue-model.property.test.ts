@@ -28,6 +28,8 @@ interface ModelMsg {
   hold: { d: number; untilMs: number } | null;
   state: 'open' | 'dead' | 'acked' | 'expired' | 'dlq';
   deadReason?: string;
+  /** The delivery whose ack finished it. */
+  ackedBy?: number;
 }
 
 class Model {
@@ -133,12 +135,16 @@ function settleCmd(op: ReceiptOperation, pick: number): Cmd {
     const r = m.receipts[pick % m.receipts.length]!;
     const msg = m.get(r.partition, r.offset);
     const live = m.holds(r) && msg.hold!.untilMs > s.nowMs;
-    const expected = op.op === 'ack' ? m.finished(msg) || m.holds(r) : op.op === 'extend' ? live : m.holds(r);
+    // An ack is a no-op success when this very delivery acked it already and the record is still
+    // above the floor (below it, how it finished is no longer known, so it is refused).
+    const belowFloor = r.offset < s.image.partitionOf('g', r.partition).floor;
+    const expected = op.op === 'ack' ? (m.finished(msg) && !belowFloor && msg.ackedBy === r.deliveries) || m.holds(r) : op.op === 'extend' ? live : m.holds(r);
     const [outcome] = s.settle(op, [r]);
     expect(outcome!.ok, `${op.op} of ${r.partition}/${r.offset}@${r.deliveries} (model: ${msg.state}, hold ${JSON.stringify(msg.hold)}, now ${s.nowMs}): ${outcome!.ok ? 'ok' : outcome!.message}`).toBe(expected);
     if (!outcome!.ok || m.finished(msg)) return;
     if (op.op === 'ack') {
       msg.state = 'acked';
+      msg.ackedBy = r.deliveries;
       msg.hold = null;
     } else if (op.op === 'nack') {
       msg.hold = null;
