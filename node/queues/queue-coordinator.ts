@@ -9,6 +9,7 @@
  * the records it hands out, appending dead letters, and housekeeping (due dead letters, expiries
  * and floor moves of groups nobody is receiving from).
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DecodedRecord } from '../../log/index.js';
 import type { CoordinatorErrorCode, Outcome } from '../consumer-groups/coordinator.js';
@@ -118,6 +119,7 @@ export class QueueCoordinator {
     this.loadedEpoch = epoch;
     this.groups.clear();
     this.fills.clear();
+    image.dropOrphans();
     for (const id of image.groupIds()) this.groups.set(id, new QueueGroup(id, image));
     this.kickDeadLetters();
   }
@@ -165,7 +167,10 @@ export class QueueCoordinator {
     const epoch = this.host.epoch;
     const record: QueueStateRecord = {
       key: { type: 'queue', group: groupId },
-      value: { config, deadLetters: existing?.value.deadLetters ?? { producerId: -1, producerEpoch: 0, nextSeq: 0 } },
+      value: {
+        incarnation: existing?.value.incarnation ?? randomUUID(), config,
+        deadLetters: existing?.value.deadLetters ?? { producerId: -1, producerEpoch: 0, nextSeq: 0 },
+      },
     };
     this.image!.apply(record);
     if (!existing) this.groups.set(groupId, new QueueGroup(groupId, this.image!));

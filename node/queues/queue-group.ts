@@ -142,8 +142,9 @@ export class QueueGroup {
 
   private recordsOf(partition: number, facts: readonly QueueFact[]): QueueStateRecord[] {
     const topic = this.config.topic;
+    const inc = this.value.incarnation;
     return facts.map((f): QueueStateRecord => (f.kind === 'floor'
-      ? { key: { type: 'qfloor', group: this.id, topic, partition }, value: { floor: f.floor } }
-      : { key: { type: 'qmsg', group: this.id, topic, partition, offset: f.offset }, value: f.state }));
+      ? { key: { type: 'qfloor', group: this.id, topic, partition }, value: { inc, floor: f.floor } }
+      : { key: { type: 'qmsg', group: this.id, topic, partition, offset: f.offset }, value: { inc, state: f.state } }));
   }
 }

@@ -4,10 +4,15 @@
  * (the coordinator's fold applies them in offset order; keep-latest-per-key compaction stays
  * correct):
  *
- *   key "queue:<group>"                              value QueueGroupValue (settings, dead-letter producer)
- *   key "qfloor:<group>:<topic>:<partition>"         value {floor}: every record below is done
- *   key "qmsg:<group>:<topic>:<partition>:<offset>"  value MessageState of one record at or above the floor
+ *   key "queue:<group>"                              value QueueGroupValue (settings, dead-letter producer, incarnation)
+ *   key "qfloor:<group>:<topic>:<partition>"         value {inc, floor}: every record below is done
+ *   key "qmsg:<group>:<topic>:<partition>:<offset>"  value {inc, state}: one record at or above the floor
  *   "queue:<group>" with a null value                the group is deleted
+ *
+ * Every partition record names the group's incarnation (a random id given when the group is
+ * created), so no record depends on another key's record coming first: compaction may remove a
+ * group's creation record and keep only a later one, after its partition records, and a group
+ * deleted and created again never inherits the old one's states.
  *
  * Nothing about a lock's expiry is written: a lock carries its deadline, and what follows from
  * it (visible again after the backoff, or due for the dead-letter topic) is a pure function of the
@@ -38,6 +43,8 @@ export interface DeadLetterProducer {
 }
 
 export interface QueueGroupValue {
+  /** Random id of this creation of the group (see the file comment). */
+  readonly incarnation: string;
   readonly config: QueueConfig;
   readonly deadLetters: DeadLetterProducer;
 }
@@ -49,8 +56,8 @@ export type QueueStateKey =
 
 export type QueueStateRecord =
   | { readonly key: Extract<QueueStateKey, { type: 'queue' }>; readonly value: QueueGroupValue | null }
-  | { readonly key: Extract<QueueStateKey, { type: 'qfloor' }>; readonly value: { readonly floor: number } | null }
-  | { readonly key: Extract<QueueStateKey, { type: 'qmsg' }>; readonly value: MessageState | null };
+  | { readonly key: Extract<QueueStateKey, { type: 'qfloor' }>; readonly value: { readonly inc: string; readonly floor: number } | null }
+  | { readonly key: Extract<QueueStateKey, { type: 'qmsg' }>; readonly value: { readonly inc: string; readonly state: MessageState } | null };
 
 export function encodeQueueKey(key: QueueStateKey): string {
   switch (key.type) {

@@ -1,8 +1,10 @@
 /**
  * The fold of the queue records of a group-state partition: per queue group its settings and,
  * per partition of its topic, the ack floor and the state of every record at or above it that
- * has one. Records below a floor are gone from memory; records of a group that was deleted (or
- * never created) are ignored. `records()` gives the state back as records (a checkpoint).
+ * has one. Records below a floor are gone from memory. Partition records of an incarnation whose
+ * group record has not been seen yet are held aside (compaction may have kept only a later group
+ * record) and adopted when it comes; those of another incarnation are dropped then.
+ * `records()` gives the state back as records (a checkpoint).
  */
 import type { MessageState, QueueGroupValue, QueueStateRecord } from './queue-records.js';
 
@@ -33,28 +35,45 @@ export interface QueueGroupState {
 
 export class QueueStateImage {
   private readonly groups = new Map<string, QueueGroupState>();
+  /** group → incarnation → partition states whose group record has not been applied yet. */
+  private readonly pending = new Map<string, Map<string, Map<number, QueuePartitionState>>>();
 
   apply(r: QueueStateRecord): void {
     const k = r.key;
     if (k.type === 'queue') {
-      if (r.value === null) this.groups.delete(k.group);
-      else if (this.groups.has(k.group)) this.groups.get(k.group)!.value = r.value as QueueGroupValue;
-      else this.groups.set(k.group, { value: r.value as QueueGroupValue, partitions: new Map() });
+      const value = r.value as QueueGroupValue | null;
+      const g = this.groups.get(k.group);
+      if (value === null) this.groups.delete(k.group);
+      else if (g && g.value.incarnation === value.incarnation) g.value = value;
+      else this.groups.set(k.group, { value, partitions: this.pending.get(k.group)?.get(value.incarnation) ?? new Map() });
+      this.pending.delete(k.group);
       return;
     }
+    if (r.value === null) return; // never written: records of a group go with its group record
+    const inc = (r.value as { inc: string }).inc;
     const g = this.groups.get(k.group);
-    if (!g || g.value.config.topic !== k.topic) return; // a deleted group's leftovers
-    const p = this.partition(g, k.partition);
-    if (k.type === 'qfloor') {
-      if (r.value !== null) p.setFloor((r.value as { floor: number }).floor);
+    let partitions: Map<number, QueuePartitionState>;
+    if (g && g.value.incarnation === inc) {
+      partitions = g.partitions;
     } else {
-      p.setMessage(k.offset, r.value as MessageState | null);
+      let byInc = this.pending.get(k.group);
+      if (!byInc) this.pending.set(k.group, (byInc = new Map()));
+      partitions = byInc.get(inc) ?? new Map();
+      byInc.set(inc, partitions);
     }
+    const p = this.partitionIn(partitions, k.partition);
+    if (k.type === 'qfloor') p.setFloor((r.value as { floor: number }).floor);
+    else p.setMessage(k.offset, (r.value as { state: MessageState }).state);
   }
 
-  private partition(g: QueueGroupState, partition: number): QueuePartitionState {
-    let p = g.partitions.get(partition);
-    if (!p) g.partitions.set(partition, (p = new QueuePartitionState()));
+  /** Forgets partition records no group record claimed (a deleted group's leftovers); called after a load. */
+  dropOrphans(): void {
+    this.pending.clear();
+  }
+
+  private partitionIn(partitions: Map<number, QueuePartitionState>, partition: number): QueuePartitionState {
+    let p = partitions.get(partition);
+    if (!p) partitions.set(partition, (p = new QueuePartitionState()));
     return p;
   }
 
@@ -66,7 +85,7 @@ export class QueueStateImage {
   partitionOf(id: string, partition: number): QueuePartitionState {
     const g = this.groups.get(id);
     if (!g) throw new Error(`queue group ${id} is not in the image`);
-    return this.partition(g, partition);
+    return this.partitionIn(g.partitions, partition);
   }
 
   groupIds(): string[] {
@@ -87,9 +106,11 @@ export class QueueStateImage {
     for (const [group, g] of this.groups) {
       yield { key: { type: 'queue', group }, value: g.value };
       const topic = g.value.config.topic;
+      const inc = g.value.incarnation;
       for (const [partition, p] of g.partitions) {
-        yield { key: { type: 'qfloor', group, topic, partition }, value: { floor: p.floor } };
-        for (const [offset, state] of p.messages) yield { key: { type: 'qmsg', group, topic, partition, offset }, value: state };
+        if (p.floor === 0 && p.messages.size === 0) continue; // nothing known: the same as absent
+        yield { key: { type: 'qfloor', group, topic, partition }, value: { inc, floor: p.floor } };
+        for (const [offset, state] of p.messages) yield { key: { type: 'qmsg', group, topic, partition, offset }, value: { inc, state } };
       }
     }
   }

@@ -1,6 +1,6 @@
 /**
  * Model-based test of queue semantics (issue 8): fast-check command sequences of receive / ack /
- * nack / extend / reject / tick / crash / lost write / dead-letter pass against QueueSim, checked
+ * nack / extend / reject / tick / crash / compaction + crash / lost write / dead-letter pass against QueueSim, checked
  * against an independent model of SQS-like semantics:
  *   - an acked record is never delivered again (across crashes too);
  *   - a delivery's count is the model's count + 1 and never exceeds maxDeliveries;
@@ -160,6 +160,17 @@ function settleCmd(op: ReceiptOperation, pick: number): Cmd {
 
 const tickCmd = (ms: number): Cmd => new Step(`tick(${ms})`, (_m, s) => void (s.nowMs += ms));
 const crashCmd = new Step('crash', (_m, s) => s.crash());
+/** The log cleaner compacts the group-state log, then the coordinator fails over: same state. */
+const compactAndCrashCmd = new Step('compact+crash', (_m, s) => {
+  const before = stateOf(s);
+  s.compact();
+  s.crash();
+  expect(stateOf(s)).toEqual(before);
+});
+
+function stateOf(s: QueueSim): string[] {
+  return [...s.image.records()].map((r) => JSON.stringify(r)).sort();
+}
 const lostWriteCmd = new Step('lostReceive', (_m, s) => void s.receive(10, 1_000, { lose: true }));
 const deadLetterCmd = new Step('deadLetterPass', (m, s) => {
   for (const d of s.flushDeadLetters()) {
@@ -178,6 +189,7 @@ const commands = [
   fc.nat(50).map((pick) => settleCmd({ op: 'reject' }, pick)),
   fc.integer({ min: 1, max: 8_000 }).map(tickCmd),
   fc.constant(crashCmd),
+  fc.constant(compactAndCrashCmd),
   fc.constant(lostWriteCmd),
   fc.constant(deadLetterCmd),
 ];
@@ -260,11 +272,13 @@ describe('queue group semantics against an SQS-like model', () => {
         const model = modelOf(setup);
         fc.modelRun(() => ({ model, real: sim }), cmds);
         drainToTheEnd(model, sim);
-        // Replaying the committed log reaches the same state.
-        const state = (): string[] => [...sim.image.records()].map((r) => JSON.stringify(r)).sort();
-        const before = state();
+        // Replaying the committed log reaches the same state, and so does replaying it compacted.
+        const before = stateOf(sim);
         sim.crash();
-        expect(state()).toEqual(before);
+        expect(stateOf(sim)).toEqual(before);
+        sim.compact();
+        sim.crash();
+        expect(stateOf(sim)).toEqual(before);
       }),
       { numRuns: 300 },
     );

@@ -8,7 +8,7 @@
 import { QueueGroup, type QueueReceipt, type ReceiptOperation, type ReceiptOutcome } from '../../../node/queues/queue-group.js';
 import type { QueueConfig } from '../../../node/queues/queue-config.js';
 import type { RecordMeta } from '../../../node/queues/queue-partition.js';
-import type { QueueStateRecord } from '../../../node/queues/queue-records.js';
+import { encodeQueueKey, type QueueStateRecord } from '../../../node/queues/queue-records.js';
 import { QueueStateImage } from '../../../node/queues/queue-state-image.js';
 
 export const simGroupId = 'g';
@@ -21,8 +21,19 @@ export class QueueSim {
 
   /** `source[p]`: records of partition p in offset order (gaps are offsets holding no record); `ends[p]`: its end offset. */
   constructor(readonly source: readonly RecordMeta[][], readonly ends: readonly number[], readonly config: QueueConfig) {
-    this.log.push({ key: { type: 'queue', group: simGroupId }, value: { config, deadLetters: { producerId: 7, producerEpoch: 0, nextSeq: 0 } } });
+    this.log.push({ key: { type: 'queue', group: simGroupId }, value: { incarnation: 'i1', config, deadLetters: { producerId: 7, producerEpoch: 0, nextSeq: 0 } } });
     this.crash();
+  }
+
+  /**
+   * What the log cleaner does to the group-state partition: keeps only the latest record of each
+   * key, in log order (emptied batches keep their place, which does not matter here).
+   */
+  compact(): void {
+    const latest = new Map<string, number>();
+    this.log.forEach((r, i) => latest.set(encodeQueueKey(r.key), i));
+    const kept = this.log.filter((r, i) => latest.get(encodeQueueKey(r.key)) === i);
+    this.log.splice(0, this.log.length, ...kept);
   }
 
   crash(): void {
