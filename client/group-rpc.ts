@@ -19,12 +19,16 @@ export type QueueMethod = 'ConfigureQueueGroup' | 'Receive' | 'Ack' | 'Nack' | '
 
 const queueMethods: ReadonlySet<string> = new Set<QueueMethod>(['ConfigureQueueGroup', 'Receive', 'Ack', 'Nack', 'ExtendVisibility', 'Reject', 'QueueStats', 'ListQueueGroups']);
 
+/** Group ids whose coordinator address is remembered. */
+const coordinatorCacheMax = 10_000;
 /** How long FindCoordinator is retried while no coordinator is available (topic being created). */
 const findCoordinatorWaitMs = 30_000;
 
 export class GroupRpc {
   private readonly clients = new Map<string, GroupServiceClient | QueueServiceClient>();
   private closed = false;
+  /** Last known coordinator address per group id (bounded: cleared when it grows past the limit). */
+  private readonly coordinators = new Map<string, string>();
 
   constructor(private readonly metadata: MetadataCache, readonly requestTimeoutMs: number) {}
 
@@ -79,11 +83,16 @@ export class GroupRpc {
   /** Calls the group's coordinator, re-finding it on NOT_COORDINATOR / unavailable (a few times). */
   async onCoordinator<Res extends { error?: WireError | null }>(groupId: string, method: GroupMethod | QueueMethod, request: object, timeoutMs?: number): Promise<Res> {
     for (let attempt = 0; ; attempt += 1) {
-      const { address } = await this.findCoordinator(groupId);
+      // The coordinator found last time is asked again until it says it is not (queue calls are
+      // frequent: a FindCoordinator before each would double their round trips).
+      const address = this.coordinators.get(groupId) ?? (await this.findCoordinator(groupId)).address;
+      if (this.coordinators.size >= coordinatorCacheMax) this.coordinators.clear();
+      this.coordinators.set(groupId, address);
       try {
         return await this.ok<Res>(address, method, request, `${method} ${groupId}`, timeoutMs);
       } catch (err) {
         const retry = err instanceof FerryError && (err.code === 'NOT_COORDINATOR' || err.code === 'COORDINATOR_NOT_AVAILABLE' || err.code === 'UNAVAILABLE');
+        if (retry) this.coordinators.delete(groupId);
         if (!retry || attempt >= 20 || this.closed) throw err;
         await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 1_000)));
       }

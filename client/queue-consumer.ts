@@ -1,12 +1,14 @@
 /**
  * A queue worker pool: `concurrency` handlers at a time run on records received from a queue
- * group. A handler that returns acks its record; one that throws nacks it (visible again after the
+ * group. A handler that returns acks its record (acks finishing together share one call); one
+ * that throws nacks it (visible again after the
  * group's backoff, dead-lettered after maxDeliveries). While a handler runs, its lock is extended
  * every half visibility timeout, so a long job is not handed to another worker; a worker that
  * dies stops extending, and its records come back once their locks time out.
  */
 import { FerryError } from './errors.js';
 import type { QueueClient, QueueGroupSettings, QueueMessage } from './queue-client.js';
+import { ReceiptBatcher } from './receipt-batcher.js';
 
 export interface QueueConsumerOptions {
   readonly group: string;
@@ -43,10 +45,13 @@ export class QueueConsumer {
   private readonly handlers = new Set<Promise<void>>();
   private readonly concurrency: number;
   private readonly lockMs: number;
+  /** Acks of handlers finishing while an Ack call is out go together in the next one. */
+  private readonly acks: ReceiptBatcher;
 
   constructor(private readonly queues: QueueClient, private readonly o: QueueConsumerOptions) {
     this.concurrency = o.concurrency ?? 1;
     this.lockMs = o.visibilityTimeoutMs ?? 30_000;
+    this.acks = new ReceiptBatcher((receipts) => this.queues.ack(this.o.group, receipts));
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1 || this.concurrency > concurrencyMax) {
       throw new FerryError('INVALID_REQUEST', `concurrency must be an integer 1-${concurrencyMax}, got ${this.concurrency}`, false);
     }
@@ -128,7 +133,7 @@ export class QueueConsumer {
       clearInterval(extender);
     }
     try {
-      const [e] = ok ? await this.queues.ack(this.o.group, [m]) : await this.queues.nack(this.o.group, [m]);
+      const e = ok ? await this.acks.settle(m) : (await this.queues.nack(this.o.group, [m]))[0];
       if (e) this.o.onError?.(e);
       else if (ok) this.acked += 1;
       else this.nacked += 1;
