@@ -15,9 +15,9 @@ import type { MetadataCache } from './metadata-cache.js';
 
 export type GroupMethod = 'FindCoordinator' | 'JoinGroup' | 'SyncGroup' | 'GroupHeartbeat' | 'LeaveGroup' | 'OffsetCommit' | 'OffsetFetch'
   | 'ListGroups' | 'DescribeGroup' | 'DeleteGroup';
-export type QueueMethod = 'ConfigureQueueGroup' | 'Receive' | 'Ack' | 'Nack' | 'ExtendVisibility' | 'Reject' | 'QueueStats' | 'ListQueueGroups';
+export type QueueMethod = 'ConfigureQueueGroup' | 'Receive' | 'Ack' | 'Nack' | 'ExtendVisibility' | 'Reject' | 'QueueStats' | 'ListQueueGroups' | 'DeleteQueueGroup';
 
-const queueMethods: ReadonlySet<string> = new Set<QueueMethod>(['ConfigureQueueGroup', 'Receive', 'Ack', 'Nack', 'ExtendVisibility', 'Reject', 'QueueStats', 'ListQueueGroups']);
+const queueMethods: ReadonlySet<string> = new Set<QueueMethod>(['ConfigureQueueGroup', 'Receive', 'Ack', 'Nack', 'ExtendVisibility', 'Reject', 'QueueStats', 'ListQueueGroups', 'DeleteQueueGroup']);
 
 /** Group ids whose coordinator address is remembered. */
 const coordinatorCacheMax = 10_000;

@@ -5,6 +5,7 @@
  */
 import type { AckResponse__Output } from '../proto/gen/ferry/v1/AckResponse.js';
 import type { ConfigureQueueGroupResponse__Output } from '../proto/gen/ferry/v1/ConfigureQueueGroupResponse.js';
+import type { DeleteQueueGroupResponse__Output } from '../proto/gen/ferry/v1/DeleteQueueGroupResponse.js';
 import type { Error__Output as WireError } from '../proto/gen/ferry/v1/Error.js';
 import type { ListQueueGroupsResponse__Output } from '../proto/gen/ferry/v1/ListQueueGroupsResponse.js';
 import type { QueuePartitionStats__Output } from '../proto/gen/ferry/v1/QueuePartitionStats.js';
@@ -130,6 +131,12 @@ export class QueueClient {
       settings: r.settings!, partitions: r.partitions, deliveriesPerSec: r.deliveriesPerSec, redeliveriesPerSec: r.redeliveriesPerSec,
       expired: Number(r.expired), deadLetterDepth: Number(r.deadLetterDepth), deadLettersPending: Number(r.deadLettersPending),
     };
+  }
+
+  /** Deletes a queue group's settings and state (its dead-letter topic stays); returns the dead letters abandoned. */
+  async delete(group: string): Promise<number> {
+    const r = await this.rpc.onCoordinator<DeleteQueueGroupResponse__Output>(group, 'DeleteQueueGroup', { groupId: group });
+    return r.deadLettersAbandoned;
   }
 
   /** Every queue group of the cluster (each node lists those it coordinates). */

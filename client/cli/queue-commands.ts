@@ -1,4 +1,4 @@
-/** `ferry queue configure|receive|ack|nack|stats|list` and `ferry dlq list|redrive`. */
+/** `ferry queue configure|receive|ack|nack|stats|list|delete` and `ferry dlq list|redrive`. */
 import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { QueueMessage, QueueReceipt, SettleResults } from '../index.js';
@@ -107,6 +107,12 @@ function registerQueue(program: Command, globals: () => GlobalOptions): void {
         ...s.partitions.map((p) => [p.partition, p.available, p.inFlight, p.delayed, p.oldestUnackedAgeMs < 0 ? '-' : (p.oldestUnackedAgeMs / 1_000).toFixed(1),
           p.ackFloor, p.readPosition, p.highWatermark]),
       ]));
+    }));
+
+  queue.command('delete <group>').description('delete a queue group\'s settings and state (its dead-letter topic stays)')
+    .action((group: string) => withClient(globals(), async (ferry) => {
+      const abandoned = await ferry.queues.delete(group);
+      process.stdout.write(`deleted queue group ${group}${abandoned > 0 ? ` (${abandoned} dead letter(s) not yet appended were abandoned)` : ''}\n`);
     }));
 
   queue.command('list').description('every queue group and its topic').action(() => withClient(globals(), async (ferry) => {

@@ -178,6 +178,24 @@ export class QueueCoordinator {
     return w.ok ? { ok: true, value: config } : w;
   }
 
+  /** Deletes a group's settings and state (a tombstone); returns the dead letters abandoned. */
+  async deleteGroup(groupId: string): Promise<Outcome<number>> {
+    const down = this.ready<number>();
+    if (down) return down;
+    const found = this.group(groupId);
+    if (!found.ok) return found;
+    const abandoned = found.value.pendingDeadLetters().length;
+    const record: QueueStateRecord = { key: { type: 'queue', group: groupId }, value: null };
+    this.image!.apply(record);
+    this.groups.delete(groupId);
+    this.rates.delete(groupId);
+    this.expiredCounts.delete(groupId);
+    const w = await this.write([record], this.host.epoch);
+    if (!w.ok) return w;
+    this.env.log.info({ group: groupId, abandoned }, 'queue group deleted');
+    return { ok: true, value: abandoned };
+  }
+
   private group(groupId: string): Outcome<QueueGroup> {
     const g = this.groups.get(groupId);
     return g ? { ok: true, value: g } : failure('QUEUE_GROUP_NOT_FOUND', `queue group ${groupId} does not exist on its coordinator; receive from it (or configure it) first`);

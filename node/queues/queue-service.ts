@@ -156,6 +156,11 @@ export class QueueService {
         const fail = (error: WireError) => ({ error, partitions: [] });
         answer(this.on(groupId, (q) => q.stats(groupId).then((o) => (o.ok ? { error: noError, ...wireStats(o.value) } : fail(errOf(o)))), fail), done);
       },
+      DeleteQueueGroup: (call, done) => {
+        const { groupId } = call.request;
+        const fail = (error: WireError) => ({ error, deadLettersAbandoned: 0 });
+        answer(this.on(groupId, (q) => q.deleteGroup(groupId).then((o) => (o.ok ? { error: noError, deadLettersAbandoned: o.value } : fail(errOf(o)))), fail), done);
+      },
       ListQueueGroups: (_call, done) => {
         const groups = this.coordinators.active().flatMap((c) => c.queues.groupIds());
         done(null, { error: noError, groups });

@@ -6,6 +6,8 @@ import type { AckRequest as _ferry_v1_AckRequest, AckRequest__Output as _ferry_v
 import type { AckResponse as _ferry_v1_AckResponse, AckResponse__Output as _ferry_v1_AckResponse__Output } from './ferry/v1/AckResponse.js';
 import type { ConfigureQueueGroupRequest as _ferry_v1_ConfigureQueueGroupRequest, ConfigureQueueGroupRequest__Output as _ferry_v1_ConfigureQueueGroupRequest__Output } from './ferry/v1/ConfigureQueueGroupRequest.js';
 import type { ConfigureQueueGroupResponse as _ferry_v1_ConfigureQueueGroupResponse, ConfigureQueueGroupResponse__Output as _ferry_v1_ConfigureQueueGroupResponse__Output } from './ferry/v1/ConfigureQueueGroupResponse.js';
+import type { DeleteQueueGroupRequest as _ferry_v1_DeleteQueueGroupRequest, DeleteQueueGroupRequest__Output as _ferry_v1_DeleteQueueGroupRequest__Output } from './ferry/v1/DeleteQueueGroupRequest.js';
+import type { DeleteQueueGroupResponse as _ferry_v1_DeleteQueueGroupResponse, DeleteQueueGroupResponse__Output as _ferry_v1_DeleteQueueGroupResponse__Output } from './ferry/v1/DeleteQueueGroupResponse.js';
 import type { Error as _ferry_v1_Error, Error__Output as _ferry_v1_Error__Output } from './ferry/v1/Error.js';
 import type { ExtendVisibilityRequest as _ferry_v1_ExtendVisibilityRequest, ExtendVisibilityRequest__Output as _ferry_v1_ExtendVisibilityRequest__Output } from './ferry/v1/ExtendVisibilityRequest.js';
 import type { ExtendVisibilityResponse as _ferry_v1_ExtendVisibilityResponse, ExtendVisibilityResponse__Output as _ferry_v1_ExtendVisibilityResponse__Output } from './ferry/v1/ExtendVisibilityResponse.js';
@@ -39,6 +41,8 @@ export interface ProtoGrpcType {
       AckResponse: MessageTypeDefinition<_ferry_v1_AckResponse, _ferry_v1_AckResponse__Output>
       ConfigureQueueGroupRequest: MessageTypeDefinition<_ferry_v1_ConfigureQueueGroupRequest, _ferry_v1_ConfigureQueueGroupRequest__Output>
       ConfigureQueueGroupResponse: MessageTypeDefinition<_ferry_v1_ConfigureQueueGroupResponse, _ferry_v1_ConfigureQueueGroupResponse__Output>
+      DeleteQueueGroupRequest: MessageTypeDefinition<_ferry_v1_DeleteQueueGroupRequest, _ferry_v1_DeleteQueueGroupRequest__Output>
+      DeleteQueueGroupResponse: MessageTypeDefinition<_ferry_v1_DeleteQueueGroupResponse, _ferry_v1_DeleteQueueGroupResponse__Output>
       Error: MessageTypeDefinition<_ferry_v1_Error, _ferry_v1_Error__Output>
       ErrorCode: EnumTypeDefinition
       ExtendVisibilityRequest: MessageTypeDefinition<_ferry_v1_ExtendVisibilityRequest, _ferry_v1_ExtendVisibilityRequest__Output>

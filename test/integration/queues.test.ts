@@ -143,7 +143,7 @@ describe('queue groups on a 3-node cluster (real processes)', () => {
     expect(Object.keys(again.headers).some((k) => k.startsWith('ferry-dlq-'))).toBe(false);
     await f.client.queues.ack('senders', [again]);
   });
-  it('CLI: queue configure/receive/ack/stats/list and dlq list/redrive', async () => {
+  it('CLI: queue configure/receive/ack/nack/stats/list/delete and dlq list/redrive', async () => {
     await f.client.admin.createTopic('cliq', { partitions: 1 });
     const conf = await runCli(f.cluster, ['queue', 'configure', 'clig', '--topic', 'cliq', '--max-deliveries', '1', '--backoff-base-ms', '0']);
     expect(conf.stderr).toBe('');
@@ -176,6 +176,10 @@ describe('queue groups on a 3-node cluster (real processes)', () => {
     const bad = await runCli(f.cluster, ['queue', 'receive', 'clig', '--topic', 'other']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('INVALID_REQUEST');
+    expect((await runCli(f.cluster, ['queue', 'delete', 'clig'])).stdout).toContain('deleted queue group clig');
+    const gone = await runCli(f.cluster, ['queue', 'stats', 'clig']);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('QUEUE_GROUP_NOT_FOUND');
   });
 
   it('kill -9 of the coordinator\'s node: no acked record is delivered again; unacked ones come back after their timeout', async () => {

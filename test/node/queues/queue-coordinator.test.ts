@@ -121,6 +121,24 @@ describe('queue coordinator', () => {
     expect(s2.ok && s2.value.partitions.map((p) => p.inFlight)).toEqual([1, 0]);
   });
 
+  it('deletes a group: its receipts are refused, a replay does not bring it back, and a new group starts afresh', async () => {
+    const { state, topics } = setup();
+    const c = await loaded(coordinator(state, topics));
+    const got = await c.queues.receive('w', 'jobs', 10, 60_000, 0);
+    if (!got.ok) throw new Error(got.error.message);
+    await c.queues.settle('w', { op: 'ack' }, got.value.slice(0, 2));
+    expect(await c.queues.deleteGroup('w')).toEqual({ ok: true, value: 0 });
+    expect(await c.queues.settle('w', { op: 'ack' }, got.value.slice(2))).toMatchObject({ ok: false, error: { code: 'QUEUE_GROUP_NOT_FOUND' } });
+    c.unload('killed');
+    state.term = 2;
+    const c2 = await loaded(coordinator(state, topics));
+    expect(c2.queues.groupIds()).toEqual([]);
+    const again = await c2.queues.receive('w', 'jobs', 10, 60_000, 0);
+    if (!again.ok) throw new Error(again.error.message);
+    expect(values(again.value)).toEqual(['j0', 'j1', 'j2', 'j3']);
+    expect(again.value.every((r) => r.deliveries === 1)).toBe(true);
+  });
+
   it('refuses bad input with a specific error and changes nothing', async () => {
     const { state, topics } = setup();
     const c = await loaded(coordinator(state, topics));

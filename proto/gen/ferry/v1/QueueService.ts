@@ -7,6 +7,8 @@ import type { AckRequest as _ferry_v1_AckRequest, AckRequest__Output as _ferry_v
 import type { AckResponse as _ferry_v1_AckResponse, AckResponse__Output as _ferry_v1_AckResponse__Output } from '../../ferry/v1/AckResponse.js';
 import type { ConfigureQueueGroupRequest as _ferry_v1_ConfigureQueueGroupRequest, ConfigureQueueGroupRequest__Output as _ferry_v1_ConfigureQueueGroupRequest__Output } from '../../ferry/v1/ConfigureQueueGroupRequest.js';
 import type { ConfigureQueueGroupResponse as _ferry_v1_ConfigureQueueGroupResponse, ConfigureQueueGroupResponse__Output as _ferry_v1_ConfigureQueueGroupResponse__Output } from '../../ferry/v1/ConfigureQueueGroupResponse.js';
+import type { DeleteQueueGroupRequest as _ferry_v1_DeleteQueueGroupRequest, DeleteQueueGroupRequest__Output as _ferry_v1_DeleteQueueGroupRequest__Output } from '../../ferry/v1/DeleteQueueGroupRequest.js';
+import type { DeleteQueueGroupResponse as _ferry_v1_DeleteQueueGroupResponse, DeleteQueueGroupResponse__Output as _ferry_v1_DeleteQueueGroupResponse__Output } from '../../ferry/v1/DeleteQueueGroupResponse.js';
 import type { ExtendVisibilityRequest as _ferry_v1_ExtendVisibilityRequest, ExtendVisibilityRequest__Output as _ferry_v1_ExtendVisibilityRequest__Output } from '../../ferry/v1/ExtendVisibilityRequest.js';
 import type { ExtendVisibilityResponse as _ferry_v1_ExtendVisibilityResponse, ExtendVisibilityResponse__Output as _ferry_v1_ExtendVisibilityResponse__Output } from '../../ferry/v1/ExtendVisibilityResponse.js';
 import type { ListQueueGroupsRequest as _ferry_v1_ListQueueGroupsRequest, ListQueueGroupsRequest__Output as _ferry_v1_ListQueueGroupsRequest__Output } from '../../ferry/v1/ListQueueGroupsRequest.js';
@@ -50,6 +52,25 @@ export interface QueueServiceClient extends grpc.Client {
   configureQueueGroup(argument: _ferry_v1_ConfigureQueueGroupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_ConfigureQueueGroupResponse__Output>): grpc.ClientUnaryCall;
   configureQueueGroup(argument: _ferry_v1_ConfigureQueueGroupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_ConfigureQueueGroupResponse__Output>): grpc.ClientUnaryCall;
   configureQueueGroup(argument: _ferry_v1_ConfigureQueueGroupRequest, callback: grpc.requestCallback<_ferry_v1_ConfigureQueueGroupResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Deletes a queue group's settings and per-record state (its dead-letter topic stays).
+   * Receipts of its deliveries answer QUEUE_GROUP_NOT_FOUND afterwards; a later Receive creates
+   * the group afresh, delivering the topic from its start again.
+   */
+  DeleteQueueGroup(argument: _ferry_v1_DeleteQueueGroupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_DeleteQueueGroupResponse__Output>): grpc.ClientUnaryCall;
+  DeleteQueueGroup(argument: _ferry_v1_DeleteQueueGroupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_DeleteQueueGroupResponse__Output>): grpc.ClientUnaryCall;
+  DeleteQueueGroup(argument: _ferry_v1_DeleteQueueGroupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_DeleteQueueGroupResponse__Output>): grpc.ClientUnaryCall;
+  DeleteQueueGroup(argument: _ferry_v1_DeleteQueueGroupRequest, callback: grpc.requestCallback<_ferry_v1_DeleteQueueGroupResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Deletes a queue group's settings and per-record state (its dead-letter topic stays).
+   * Receipts of its deliveries answer QUEUE_GROUP_NOT_FOUND afterwards; a later Receive creates
+   * the group afresh, delivering the topic from its start again.
+   */
+  deleteQueueGroup(argument: _ferry_v1_DeleteQueueGroupRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_DeleteQueueGroupResponse__Output>): grpc.ClientUnaryCall;
+  deleteQueueGroup(argument: _ferry_v1_DeleteQueueGroupRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_ferry_v1_DeleteQueueGroupResponse__Output>): grpc.ClientUnaryCall;
+  deleteQueueGroup(argument: _ferry_v1_DeleteQueueGroupRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_ferry_v1_DeleteQueueGroupResponse__Output>): grpc.ClientUnaryCall;
+  deleteQueueGroup(argument: _ferry_v1_DeleteQueueGroupRequest, callback: grpc.requestCallback<_ferry_v1_DeleteQueueGroupResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Extends the locks of deliveries still being worked on (long jobs).
@@ -157,6 +178,13 @@ export interface QueueServiceHandlers extends grpc.UntypedServiceImplementation 
   ConfigureQueueGroup: grpc.handleUnaryCall<_ferry_v1_ConfigureQueueGroupRequest__Output, _ferry_v1_ConfigureQueueGroupResponse>;
   
   /**
+   * Deletes a queue group's settings and per-record state (its dead-letter topic stays).
+   * Receipts of its deliveries answer QUEUE_GROUP_NOT_FOUND afterwards; a later Receive creates
+   * the group afresh, delivering the topic from its start again.
+   */
+  DeleteQueueGroup: grpc.handleUnaryCall<_ferry_v1_DeleteQueueGroupRequest__Output, _ferry_v1_DeleteQueueGroupResponse>;
+  
+  /**
    * Extends the locks of deliveries still being worked on (long jobs).
    */
   ExtendVisibility: grpc.handleUnaryCall<_ferry_v1_ExtendVisibilityRequest__Output, _ferry_v1_ExtendVisibilityResponse>;
@@ -192,6 +220,7 @@ export interface QueueServiceHandlers extends grpc.UntypedServiceImplementation 
 export interface QueueServiceDefinition extends grpc.ServiceDefinition {
   Ack: MethodDefinition<_ferry_v1_AckRequest, _ferry_v1_AckResponse, _ferry_v1_AckRequest__Output, _ferry_v1_AckResponse__Output>
   ConfigureQueueGroup: MethodDefinition<_ferry_v1_ConfigureQueueGroupRequest, _ferry_v1_ConfigureQueueGroupResponse, _ferry_v1_ConfigureQueueGroupRequest__Output, _ferry_v1_ConfigureQueueGroupResponse__Output>
+  DeleteQueueGroup: MethodDefinition<_ferry_v1_DeleteQueueGroupRequest, _ferry_v1_DeleteQueueGroupResponse, _ferry_v1_DeleteQueueGroupRequest__Output, _ferry_v1_DeleteQueueGroupResponse__Output>
   ExtendVisibility: MethodDefinition<_ferry_v1_ExtendVisibilityRequest, _ferry_v1_ExtendVisibilityResponse, _ferry_v1_ExtendVisibilityRequest__Output, _ferry_v1_ExtendVisibilityResponse__Output>
   ListQueueGroups: MethodDefinition<_ferry_v1_ListQueueGroupsRequest, _ferry_v1_ListQueueGroupsResponse, _ferry_v1_ListQueueGroupsRequest__Output, _ferry_v1_ListQueueGroupsResponse__Output>
   Nack: MethodDefinition<_ferry_v1_NackRequest, _ferry_v1_NackResponse, _ferry_v1_NackRequest__Output, _ferry_v1_NackResponse__Output>
