@@ -143,6 +143,44 @@ describe('queue groups on a 3-node cluster (real processes)', () => {
     expect(Object.keys(again.headers).some((k) => k.startsWith('ferry-dlq-'))).toBe(false);
     await f.client.queues.ack('senders', [again]);
   });
+  it('FIFO per key: one record of a key in flight at a time, in offset order; delayed records wait; expired ones are skipped and counted', async () => {
+    await f.client.admin.createTopic('ledger', { partitions: 2 });
+    await f.client.queues.configure('posters', { topic: 'ledger', fifo: true });
+    const producer = f.client.producer({ lingerMs: 2 });
+    const keys = ['acct-1', 'acct-2', 'acct-3', 'acct-4'];
+    const sent = await Promise.all(keys.flatMap((k) => Array.from({ length: 6 }, (_, i) => producer.send('ledger', { key: k, value: `${k}:${i}` }))));
+    const producedAt = Date.now();
+    await producer.send('ledger', { key: 'later', value: 'delayed', headers: { 'ferry-delay-ms': '2500' } });
+    await producer.send('ledger', { key: 'stale', value: 'expired', headers: { 'ferry-ttl-ms': '1' } });
+    await producer.close();
+    expect(sent).toHaveLength(24);
+    const inFlight = new Set<string>();
+    const order = new Map<string, number[]>();
+    let overlap = '';
+    let delayedAt = 0;
+    const workers = Array.from({ length: 4 }, () => f.client.queueConsumer({
+      group: 'posters', topic: 'ledger', concurrency: 3, visibilityTimeoutMs: 10_000, maxWaitMs: 200,
+      handler: async (m) => {
+        const [key, i] = m.value!.toString().split(':');
+        if (m.value!.toString() === 'delayed') delayedAt = Date.now();
+        if (inFlight.has(m.key!.toString())) overlap = `${m.key!.toString()} twice in flight`;
+        inFlight.add(m.key!.toString());
+        await new Promise((r) => setTimeout(r, 15));
+        inFlight.delete(m.key!.toString());
+        if (i !== undefined) order.set(key!, [...(order.get(key!) ?? []), Number(i)]);
+      },
+    }).start());
+    try {
+      await until('every keyed record and the delayed one handled', () => ([...order.values()].flat().length >= 24 && delayedAt > 0 ? true : undefined), 30_000);
+    } finally {
+      await Promise.all(workers.map((w) => w.close()));
+    }
+    expect(overlap).toBe('');
+    for (const k of keys) expect(order.get(k), k).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(delayedAt - producedAt).toBeGreaterThanOrEqual(2_400);
+    expect((await f.client.queues.stats('posters')).expired).toBe(1);
+  });
+
   it('CLI: queue configure/receive/ack/nack/stats/list/delete and dlq list/redrive', async () => {
     await f.client.admin.createTopic('cliq', { partitions: 1 });
     const conf = await runCli(f.cluster, ['queue', 'configure', 'clig', '--topic', 'cliq', '--max-deliveries', '1', '--backoff-base-ms', '0']);
