@@ -12,4 +12,5 @@ while (got.length < Number(n)) {
   got.push(...await ferry.queues.receive(group!, topic!, { max: Number(n) - got.length, visibilityTimeoutMs: Number(visibilityMs), maxWaitMs: 1_000 }));
 }
 process.stdout.write(`${JSON.stringify(got.map((m) => ({ partition: m.partition, offset: m.offset, deliveryCount: m.deliveryCount, value: m.value?.toString() })))}\n`);
-setInterval(() => undefined, 60_000);
+// Works "forever" until killed; gives up after two minutes in case the test that started it died.
+setTimeout(() => process.exit(3), 120_000);

@@ -3,7 +3,7 @@
  * mid-job, the coordinator's node killed -9, and a poison record through the dead-letter topic
  * and back by redrive.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FerryClient, QueueMessage } from '../../client/index.js';
@@ -26,20 +26,20 @@ async function produce(client: FerryClient, topic: string, count: number, prefix
 
 const where = (m: { partition: number; offset: number }): string => `${m.partition}/${m.offset}`;
 
-/** Runs a worker process that receives `n` records and never acks them; resolves with what it got and its pid. */
-function startWorker(group: string, topic: string, n: number, visibilityMs: number): Promise<{ pid: number; got: Array<{ partition: number; offset: number; value: string }> }> {
+/** Runs a worker process that receives `n` records and never acks them; `got` resolves with what it got. */
+function startWorker(group: string, topic: string, n: number, visibilityMs: number): { child: ChildProcess; got: Promise<Array<{ partition: number; offset: number; value: string }>> } {
   const script = path.resolve(import.meta.dirname, 'queue-worker.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', script, f.cluster.bootstrap().join(','), group, topic, String(n), String(visibilityMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
+  return { child, got: new Promise((resolve, reject) => {
     let out = '';
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('\n')) resolve({ pid: child.pid!, got: JSON.parse(out.split('\n')[0]!) as Array<{ partition: number; offset: number; value: string }> });
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!) as Array<{ partition: number; offset: number; value: string }>);
     });
     child.on('exit', (code) => reject(new Error(`worker exited ${code} before reporting: ${err.slice(-2_000)}`)));
-  });
+  }) };
 }
 
 describe('queue groups on a 3-node cluster (real processes)', () => {
@@ -76,11 +76,16 @@ describe('queue groups on a 3-node cluster (real processes)', () => {
     await f.client.admin.createTopic('tasks', { partitions: 3 });
     await produce(f.client, 'tasks', 30, 't');
     const visibilityMs = 3_000;
-    const victim = await startWorker('taskers', 'tasks', 5, visibilityMs);
-    expect(victim.got).toHaveLength(5);
-    process.kill(victim.pid, 'SIGKILL');
+    const victim = startWorker('taskers', 'tasks', 5, visibilityMs);
+    let got;
+    try {
+      got = await victim.got;
+    } finally {
+      victim.child.kill('SIGKILL'); // kill -9 mid-job (and never left running if the test failed)
+    }
     const killedAt = Date.now();
-    const lost = new Set(victim.got.map(where));
+    expect(got).toHaveLength(5);
+    const lost = new Set(got.map(where));
     const back = new Map<string, { at: number; m: QueueMessage }>();
     const seen = new Set<string>();
     while (back.size < lost.size && Date.now() - killedAt < 20_000) {
