@@ -11,7 +11,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { DecodedRecord } from '../../log/index.js';
 import type { CoordinatorErrorCode, Outcome } from '../consumer-groups/coordinator.js';
 import type { GroupStateRecord } from '../consumer-groups/group-records.js';
 import { ReplicaError } from '../replica-error.js';
@@ -22,7 +21,12 @@ import { resolveQueueConfig, type QueueConfig, type QueueConfigInput } from './q
 import { QueueGroup, type QueueReceipt, type ReceiptOperation, type ReceiptOutcome } from './queue-group.js';
 import type { QueueStateRecord } from './queue-records.js';
 import type { QueueStateImage } from './queue-state-image.js';
-import { countRecords, recordMetaOf, recordsOfBatches } from './source-records.js';
+import { readDelivered, readOne, type ReceivedRecord } from './delivered-records.js';
+import { deadLetterDepth } from './queue-stats.js';
+import { SingleFlight } from './single-flight.js';
+import { recordMetaOf, recordsOfBatches } from './source-records.js';
+
+export type { ReceivedRecord };
 import type { TopicAccess } from './topic-access.js';
 
 function failure<T>(code: CoordinatorErrorCode, message: string): Outcome<T> {
@@ -43,11 +47,6 @@ export interface QueueEnv {
   readonly log: Logger;
   readonly nowMs: () => number;
   readonly topics: TopicAccess;
-}
-
-export interface ReceivedRecord extends QueueReceipt {
-  readonly record: DecodedRecord;
-  readonly lockedUntilMs: number;
 }
 
 export interface PartitionStats {
@@ -71,29 +70,8 @@ export interface QueueStats {
   readonly deadLettersPending: number;
 }
 
-/** A background job that runs once at a time; a failure is logged and the job runs again when next asked. */
-class SingleFlight {
-  private running: Promise<void> | undefined;
-
-  constructor(private readonly log: Logger, private readonly what: string) {}
-
-  get busy(): boolean {
-    return this.running !== undefined;
-  }
-
-  run(job: () => Promise<void>): void {
-    this.running ??= job().catch((err: unknown) => {
-      this.log.warn({ err }, `${this.what} failed; it runs again on the next tick`);
-    }).finally(() => {
-      this.running = undefined;
-    });
-  }
-}
-
 /** A receive with nothing available looks again this often until its wait is over. */
 const receivePollMs = 50;
-/** Bytes of a dead-letter partition a stats call counts records in; beyond, offsets are counted. */
-const statsScanBytesMax = 16 * 1024 * 1024;
 /** Groups nobody receives from still get their dead letters, expiries and floors this often. */
 const housekeepingIntervalMs = 1_000;
 
@@ -240,29 +218,6 @@ export class QueueCoordinator {
     qp.addRecords(metas, cut ? metas[metas.length - 1]!.offset + 1 : nextOffset);
   }
 
-  /** The records of `delivered`, read from their partitions (a record gone meanwhile is left out). */
-  private async readDelivered(topic: string, delivered: readonly QueueReceipt[], lockedUntilMs: number): Promise<ReceivedRecord[]> {
-    const out: ReceivedRecord[] = [];
-    const byPartition = new Map<number, QueueReceipt[]>();
-    for (const d of delivered) byPartition.set(d.partition, [...(byPartition.get(d.partition) ?? []), d]);
-    for (const [p, ds] of byPartition) {
-      const wanted = new Map(ds.map((d) => [d.offset, d]));
-      let offset = Math.min(...wanted.keys());
-      const last = Math.max(...wanted.keys());
-      for (let step = 0; offset <= last && step < 10_000; step += 1) {
-        const read = await this.env.topics.read(topic, p, offset, windowReadBytes);
-        const { records, nextOffset } = recordsOfBatches(read.records);
-        if (nextOffset === undefined) break;
-        for (const r of records) {
-          const d = wanted.get(r.offset);
-          if (d) out.push({ ...d, record: r, lockedUntilMs });
-        }
-        offset = Math.max(offset + 1, nextOffset);
-      }
-    }
-    return out;
-  }
-
   // ---- receive and settle --------------------------------------------------------------------
 
   async receive(groupId: string, topic: string, max: number, lockMs: number, waitMs: number): Promise<Outcome<ReceivedRecord[]>> {
@@ -293,7 +248,7 @@ export class QueueCoordinator {
       if (g.pendingDeadLetters().length > 0) this.kickDeadLetters();
       if (r.delivered.length > 0) {
         this.ratesOf(groupId).record(now, r.delivered.length, r.delivered.filter((d) => d.deliveries > 1).length);
-        return { ok: true, value: await this.readDelivered(topic, r.delivered, now + lockMs) };
+        return { ok: true, value: await readDelivered(this.env.topics, topic, r.delivered, now + lockMs) };
       }
       const left = deadline - this.env.nowMs();
       if (left <= 0) return { ok: true, value: [] };
@@ -358,7 +313,7 @@ export class QueueCoordinator {
       const config = g.config;
       await this.env.topics.ensureTopic(config.deadLetterTopic, 1);
       for (const d of pending.slice(0, deadLettersPerPassMax)) {
-        const source = await this.readOne(config.topic, d.partition, d.offset);
+        const source = await readOne(this.env.topics, config.topic, d.partition, d.offset);
         const producer = g.value.deadLetters;
         const batch = deadLetterBatch({ group: g.id, topic: config.topic, ...d }, source, producer, this.env.nowMs());
         try {
@@ -378,11 +333,6 @@ export class QueueCoordinator {
         this.env.log.info({ group: g.id, topic: config.topic, partition: d.partition, offset: d.offset, deliveries: d.deliveries, reason: d.reason, dlq: config.deadLetterTopic }, 'record dead-lettered');
       }
     }
-  }
-
-  private async readOne(topic: string, partition: number, offset: number): Promise<DecodedRecord | undefined> {
-    const read = await this.env.topics.read(topic, partition, offset, windowReadBytes);
-    return recordsOfBatches(read.records).records.find((r) => r.offset === offset);
   }
 
   // ---- housekeeping and stats ----------------------------------------------------------------
@@ -410,38 +360,6 @@ export class QueueCoordinator {
     this.kickDeadLetters();
   }
 
-  /**
-   * Records in the dead-letter topic (-1 while it does not exist): counted from batch headers
-   * (a partition's first batch is its leader's Raft no-op, which takes an offset but holds no
-   * record); past statsScanBytesMax per partition the rest is estimated as offsets.
-   */
-  private async deadLetterDepth(topic: string): Promise<number> {
-    const partitions = this.env.topics.partitionCount(topic);
-    if (partitions === undefined) return -1;
-    let depth = 0;
-    for (let p = 0; p < partitions; p += 1) {
-      let offset = 0;
-      for (let scanned = 0; ;) {
-        const r = await this.env.topics.read(topic, p, Math.max(offset, 0), windowReadBytes).catch(() => undefined);
-        if (!r) break;
-        if (r.outOfRange || offset < r.logStartOffset) {
-          offset = r.logStartOffset;
-          continue;
-        }
-        const c = countRecords(r.records);
-        if (c.nextOffset === undefined) break;
-        depth += c.records;
-        offset = c.nextOffset;
-        scanned += r.records.length;
-        if (scanned >= statsScanBytesMax) {
-          depth += Math.max(0, r.highWatermark - offset);
-          break;
-        }
-      }
-    }
-    return depth;
-  }
-
   async stats(groupId: string): Promise<Outcome<QueueStats>> {
     const down = this.ready<QueueStats>();
     if (down) return down;
@@ -462,13 +380,13 @@ export class QueueCoordinator {
         ackFloor: qp.state.floor, readPosition: qp.readPosition, highWatermark: hw,
       });
     }
-    const deadLetterDepth = await this.deadLetterDepth(config.deadLetterTopic);
+    const dlqDepth = await deadLetterDepth(this.env.topics, config.deadLetterTopic);
     const rates = this.ratesOf(groupId).perSecond(now);
     return {
       ok: true,
       value: {
         config, partitions, deliveriesPerSec: rates.deliveries, redeliveriesPerSec: rates.redeliveries,
-        expired: this.expiredCounts.get(groupId) ?? 0, deadLetterDepth, deadLettersPending: g.pendingDeadLetters().length,
+        expired: this.expiredCounts.get(groupId) ?? 0, deadLetterDepth: dlqDepth, deadLettersPending: g.pendingDeadLetters().length,
       },
     };
   }
