@@ -42,14 +42,16 @@ export type Availability =
   | { readonly kind: 'deadPending' }
   | { readonly kind: 'done' };
 
-/** Where a record stands at `nowMs`: the whole delivery policy in one function. */
+/** Where a record that failed delivery `d` (timed out or nacked) stands once it may be visible at `visibleAtMs`. */
+function afterFailure(meta: RecordMeta, d: number, visibleAtMs: number, config: QueueConfig, nowMs: number): Availability {
+  if (d >= config.maxDeliveries) return { kind: 'deadLetterDue', deliveries: d };
+  if (nowMs >= meta.expiresAtMs) return { kind: 'expired', deliveries: d };
+  if (nowMs < visibleAtMs) return { kind: 'delayed', untilMs: visibleAtMs };
+  return { kind: 'available', deliveries: d };
+}
+
+/** Where a record stands at `nowMs`: the whole delivery policy in one function (hot: no closures). */
 export function availabilityOf(meta: RecordMeta, st: MessageState | undefined, config: QueueConfig, nowMs: number): Availability {
-  const afterFailure = (d: number, visibleAtMs: number): Availability => {
-    if (d >= config.maxDeliveries) return { kind: 'deadLetterDue', deliveries: d };
-    if (nowMs >= meta.expiresAtMs) return { kind: 'expired', deliveries: d };
-    if (nowMs < visibleAtMs) return { kind: 'delayed', untilMs: visibleAtMs };
-    return { kind: 'available', deliveries: d };
-  };
   if (!st) {
     if (nowMs >= meta.expiresAtMs) return { kind: 'expired', deliveries: 0 };
     if (nowMs < meta.visibleFromMs) return { kind: 'delayed', untilMs: meta.visibleFromMs };
@@ -60,8 +62,8 @@ export function availabilityOf(meta: RecordMeta, st: MessageState | undefined, c
     case 'dead': return { kind: 'deadPending' };
     case 'locked':
       if (nowMs < st.until) return { kind: 'locked', untilMs: st.until, deliveries: st.d };
-      return afterFailure(st.d, st.until + backoffMs(config.backoff, meta.offset, st.d));
-    case 'released': return afterFailure(st.d, st.at);
+      return afterFailure(meta, st.d, st.until + backoffMs(config.backoff, meta.offset, st.d), config, nowMs);
+    case 'released': return afterFailure(meta, st.d, st.at, config, nowMs);
   }
 }
 
@@ -190,14 +192,14 @@ export class QueuePartition {
     const facts: QueueFact[] = [];
     const delivered: Delivery[] = [];
     let expired = 0;
-    const blockedKeys = new Set<string>();
+    const blockedKeys = config.fifo ? new Set<string>() : undefined;
     for (const meta of this.window) {
       const st = this.state.messages.get(meta.offset);
+      if (st?.s === 'done') continue;
       const a = availabilityOf(meta, st, config, nowMs);
-      const key = config.fifo ? meta.fifoKey : null;
-      if (a.kind === 'done') continue;
-      const blocked = key !== null && blockedKeys.has(key);
-      if (key !== null) blockedKeys.add(key);
+      const key = blockedKeys ? meta.fifoKey : null;
+      const blocked = key !== null && blockedKeys!.has(key);
+      if (key !== null) blockedKeys!.add(key);
       if (a.kind === 'deadLetterDue') {
         facts.push(...this.apply([this.deadFact(meta.offset, a.deliveries, 'max-deliveries', nextDeadLetterSeq)]));
       } else if (a.kind === 'expired') {
