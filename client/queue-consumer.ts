@@ -48,7 +48,7 @@ export class QueueConsumer {
   /** Acks of handlers finishing while an Ack call is out go together in the next one. */
   private readonly acks: ReceiptBatcher;
 
-  constructor(private readonly queues: QueueClient, private readonly o: QueueConsumerOptions) {
+  constructor(private readonly queues: Pick<QueueClient, 'configure' | 'receive' | 'ack' | 'nack' | 'extend'>, private readonly o: QueueConsumerOptions) {
     this.concurrency = o.concurrency ?? 1;
     this.lockMs = o.visibilityTimeoutMs ?? 30_000;
     this.acks = new ReceiptBatcher((receipts) => this.queues.ack(this.o.group, receipts));
