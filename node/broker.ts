@@ -213,7 +213,7 @@ export class Broker implements ReplicaDirectory {
         if (r.error && r.error.code !== 'ERROR_CODE_NONE' && r.error.code !== 'ERROR_CODE_TOPIC_ALREADY_EXISTS') throw new Error(r.error.message);
       },
     }).register(server);
-    new QueueService(coordinators).register(server);
+    new QueueService(coordinators, log).register(server);
     server.addService(ferryGrpc().ferry.v1.RaftTransportService.service, transport.serviceImplementation());
     const controllerHandlers: ControllerServiceHandlers = {
       RegisterBroker: (call, done) => void registration.handle(call.request).then((r) => done(null, r), (e: Error) => done(e)),

@@ -30,7 +30,7 @@ import { QueueCoordinator } from '../queues/queue-coordinator.js';
 import type { TopicAccess } from '../queues/topic-access.js';
 
 export type CoordinatorErrorCode = GroupErrorCode | 'NOT_COORDINATOR' | 'COORDINATOR_NOT_AVAILABLE' | 'INVALID_REQUEST' | 'UNKNOWN_TOPIC_OR_PARTITION'
-  | 'RECEIPT_EXPIRED' | 'QUEUE_GROUP_NOT_FOUND';
+  | 'RECEIPT_EXPIRED' | 'QUEUE_GROUP_NOT_FOUND' | 'INTERNAL';
 
 export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: { readonly code: CoordinatorErrorCode; readonly message: string } };
 

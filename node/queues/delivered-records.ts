@@ -11,8 +11,13 @@ export interface ReceivedRecord extends QueueReceipt {
   readonly lockedUntilMs: number;
 }
 
-/** The records of `delivered`, read from their partitions (a record gone meanwhile is left out). */
-export async function readDelivered(topics: TopicAccess, topic: string, delivered: readonly QueueReceipt[], lockedUntilMs: number): Promise<ReceivedRecord[]> {
+/**
+ * The records of `delivered`, read from their partitions. A record gone meanwhile (retention), or
+ * on a partition that cannot be read now, is left out: its lock is already written, so it comes
+ * back once the lock runs out, as if the worker had died with it.
+ */
+export async function readDelivered(topics: TopicAccess, topic: string, delivered: readonly QueueReceipt[], lockedUntilMs: number,
+  onReadError: (partition: number, err: unknown) => void): Promise<ReceivedRecord[]> {
   const out: ReceivedRecord[] = [];
   const byPartition = new Map<number, QueueReceipt[]>();
   for (const d of delivered) byPartition.set(d.partition, [...(byPartition.get(d.partition) ?? []), d]);
@@ -21,7 +26,13 @@ export async function readDelivered(topics: TopicAccess, topic: string, delivere
     let offset = Math.min(...wanted.keys());
     const last = Math.max(...wanted.keys());
     for (let step = 0; offset <= last && step < 10_000; step += 1) {
-      const read = await topics.read(topic, p, offset, windowReadBytes);
+      let read;
+      try {
+        read = await topics.read(topic, p, offset, windowReadBytes);
+      } catch (err) {
+        onReadError(p, err);
+        break;
+      }
       const { records, nextOffset } = recordsOfBatches(read.records);
       if (nextOffset === undefined) break;
       for (const r of records) {

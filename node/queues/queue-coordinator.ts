@@ -248,7 +248,10 @@ export class QueueCoordinator {
       if (g.pendingDeadLetters().length > 0) this.kickDeadLetters();
       if (r.delivered.length > 0) {
         this.ratesOf(groupId).record(now, r.delivered.length, r.delivered.filter((d) => d.deliveries > 1).length);
-        return { ok: true, value: await readDelivered(this.env.topics, topic, r.delivered, now + lockMs) };
+        const records = await readDelivered(this.env.topics, topic, r.delivered, now + lockMs, (partition, err) => {
+          this.env.log.warn({ err, group: groupId, topic, partition }, 'locked records could not be read back; they are delivered again after their lock');
+        });
+        return { ok: true, value: records };
       }
       const left = deadline - this.env.nowMs();
       if (left <= 0) return { ok: true, value: [] };

@@ -4,6 +4,7 @@
  * placement as consumer groups: GroupService.FindCoordinator), and shapes answers.
  */
 import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import { validateTopicName } from '../../controller/topic-config.js';
 import { ferryGrpc } from '../../proto/load.js';
 import type { Error as WireError } from '../../proto/gen/ferry/v1/Error.js';
@@ -97,7 +98,7 @@ function wireStats(s: QueueStats) {
 }
 
 export class QueueService {
-  constructor(private readonly coordinators: GroupCoordinators) {}
+  constructor(private readonly coordinators: GroupCoordinators, private readonly log: Logger) {}
 
   /** Runs `fn` on the group's queue coordinator here, or answers why it cannot. */
   private on<T>(groupId: string, fn: (q: QueueCoordinator) => Promise<T>, fail: (e: WireError) => T): Promise<T> {
@@ -119,7 +120,14 @@ export class QueueService {
 
   handlers(): QueueServiceHandlers {
     const errOf = <T>(o: Outcome<T>): WireError => (o.ok ? noError : groupWireError(o.error.code, o.error.message));
-    const answer = <T>(p: Promise<T>, done: (e: null, r: T) => void): void => void p.then((r) => done(null, r));
+    // A call that throws (a bug, or an I/O failure not turned into an Outcome) is answered INTERNAL
+    // and logged; it must never become an unhandled rejection that stops the node.
+    const answer = <T extends { error?: WireError | null }>(p: Promise<T>, done: (e: null, r: T) => void): void => void p.then(
+      (r) => done(null, r),
+      (err: unknown) => {
+        this.log.error({ err }, 'queue call failed unexpectedly');
+        done(null, { error: groupWireError('INTERNAL', `internal error: ${err instanceof Error ? err.message : String(err)}`) } as T);
+      });
     return {
       ConfigureQueueGroup: (call, done) => {
         const { groupId } = call.request;

@@ -12,6 +12,9 @@ export class MemoryTopics implements TopicAccess {
   private nextProducerId = 1_000;
   /** Appends answered with an error after they happened (a lost answer), counted down. */
   loseProduceAnswers = 0;
+  /** Reads that fail (a leader unreachable), chosen by partition and the number of reads of it so far. */
+  failRead: ((topic: string, partition: number, readsSoFar: number) => boolean) | undefined;
+  private readonly reads = new Map<string, number>();
 
   create(name: string, partitions: number): void {
     if (!this.topics.has(name)) this.topics.set(name, Array.from({ length: partitions }, () => new MemoryPartition()));
@@ -32,6 +35,9 @@ export class MemoryTopics implements TopicAccess {
   }
 
   read(topic: string, partition: number, offset: number): Promise<PartitionRead> {
+    const n = this.reads.get(`${topic}/${partition}`) ?? 0;
+    this.reads.set(`${topic}/${partition}`, n + 1);
+    if (this.failRead?.(topic, partition, n)) return Promise.reject(new Error(`injected: ${topic}/${partition} cannot be read`));
     const p = this.topics.get(topic)?.[partition];
     if (!p) return Promise.reject(new Error(`no partition ${topic}/${partition}`));
     if (offset < p.logStartOffset) return Promise.resolve({ records: Buffer.alloc(0), highWatermark: p.nextOffset, logStartOffset: p.logStartOffset, outOfRange: true });

@@ -139,6 +139,21 @@ describe('queue coordinator', () => {
     expect(again.value.every((r) => r.deliveries === 1)).toBe(true);
   });
 
+  it('answers a receive whose records cannot all be read back with the rest; the others come back after their lock', async () => {
+    const { state, topics } = setup();
+    const c = await loaded(coordinator(state, topics));
+    // Partition 1 is read fine into the window, then fails when its locked record is read back.
+    topics.failRead = (topic, partition, n) => topic === 'jobs' && partition === 1 && n === 1;
+    const got = await c.queues.receive('w', 'jobs', 10, 1_000, 0);
+    if (!got.ok) throw new Error(got.error.message);
+    expect(values(got.value)).toEqual(['j0', 'j1', 'j2']);
+    topics.failRead = undefined;
+    clock.now += 1_000 + 1_000;
+    const again = await c.queues.receive('w', 'jobs', 10, 1_000, 0);
+    if (!again.ok) throw new Error(again.error.message);
+    expect(again.value.map((r) => [r.record.value!.toString(), r.deliveries])).toContainEqual(['j3', 2]);
+  });
+
   it('refuses bad input with a specific error and changes nothing', async () => {
     const { state, topics } = setup();
     const c = await loaded(coordinator(state, topics));
