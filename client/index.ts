@@ -14,6 +14,9 @@ import { GroupConsumer, type GroupConsumerOptions } from './group-consumer.js';
 import { GroupRpc } from './group-rpc.js';
 import { MetadataCache } from './metadata-cache.js';
 import { Producer, type ProducerOptions } from './producer.js';
+import { DeadLetters } from './dead-letters.js';
+import { QueueClient } from './queue-client.js';
+import { QueueConsumer, type QueueConsumerOptions } from './queue-consumer.js';
 
 export { FerryError, ferryErrorCodes, type FerryErrorCode } from './errors.js';
 export type { ConsumedRecord, ConsumerOptions, StartPosition } from './consumer.js';
@@ -21,7 +24,10 @@ export type { ProducerOptions, ProducerRecord, ProducerStats, RecordMetadata } f
 export type { CreateTopicOptions } from './admin.js';
 export type { GroupConsumerOptions, TopicPartitionRef } from './group-consumer.js';
 export type { GroupDescription, GroupListing, OffsetResetSpec, PartitionLag } from './group-admin.js';
-export { Consumer, GroupConsumer, GroupAdmin, Producer, Admin };
+export type { QueueGroupSettings, QueueGroupStats, QueueMessage, QueueReceipt, ReceiveOptions, ResolvedQueueSettings, SettleResults } from './queue-client.js';
+export { deadLetterHeaders, type DeadLetterRecord, type RedriveOptions } from './dead-letters.js';
+export type { QueueConsumerCounts, QueueConsumerOptions } from './queue-consumer.js';
+export { Consumer, GroupConsumer, GroupAdmin, Producer, Admin, QueueClient, QueueConsumer };
 
 export interface ClientOptions {
   /** Any nodes of the cluster ("host:port"); the rest are discovered. */
@@ -35,6 +41,12 @@ export interface FerryClient {
   readonly metadata: MetadataCache;
   /** Consumer groups: list, describe with lag, reset offsets, delete. */
   readonly groups: GroupAdmin;
+  /** Queue groups: configure, receive, ack / nack / extend / reject, stats. */
+  readonly queues: QueueClient;
+  /** Dead-letter topics of queue groups: list, redrive. */
+  readonly deadLetters: DeadLetters;
+  /** A pool of queue workers running `handler` (ack on success, nack on throw, locks extended meanwhile). */
+  queueConsumer(options: QueueConsumerOptions): QueueConsumer;
   producer(options?: ProducerOptions): Producer;
   /** A member of a consumer group (offsets committed, partitions assigned by the coordinator). */
   consumer(options: GroupConsumerOptions): GroupConsumer;
@@ -55,10 +67,15 @@ export function createClient(options: ClientOptions): FerryClient {
     consumers.add(c);
     return c;
   }
+  const queues = new QueueClient(rpc, metadata);
+  const groups = new GroupAdmin(pool, metadata, rpc);
   return {
+    deadLetters: new DeadLetters(pool, metadata, queues, groups),
     admin: new Admin(pool, metadata),
+    queues,
+    queueConsumer: (o) => new QueueConsumer(queues, o),
     metadata,
-    groups: new GroupAdmin(pool, metadata, rpc),
+    groups,
     producer: (o) => new Producer(pool, metadata, o),
     consumer,
     close: () => {

@@ -38,6 +38,8 @@ import { groupStateTopicName } from '../controller/group-state-topic.js';
 import { GroupCoordinators } from './consumer-groups/coordinators.js';
 import { GroupService } from './consumer-groups/group-service.js';
 import { replicaStatePartition } from './consumer-groups/replica-state-partition.js';
+import { QueueService } from './queues/queue-service.js';
+import { BrokerTopicAccess } from './queues/topic-access.js';
 import { ReassignmentCompletion } from './reassignment-completion.js';
 import { ReassignmentDriver, type MovingPartition } from './reassignment-driver.js';
 import { ReplicaReassigner } from './replica-reassigner.js';
@@ -89,6 +91,8 @@ export class Broker implements ReplicaDirectory {
   private readonly compaction: CompactionScheduler;
   /** The consumer-group coordinators of the group-state partitions this node leads. */
   private groups: GroupCoordinators | undefined;
+  /** Queue coordinators' way to ordinary topics (its gRPC clients are closed at shutdown). */
+  private topicAccess: BrokerTopicAccess | undefined;
   private stopping = false;
 
   private constructor(
@@ -189,7 +193,35 @@ export class Broker implements ReplicaDirectory {
       groupStatePartitions: config.groupStatePartitions,
     }, log);
     const stateTopic = () => controller.state.topic(groupStateTopicName);
+    const topicKey = (topic: string, partition: number): string | undefined => {
+      const t = controller.state.topic(topic);
+      return t && partition < t.partitions.length ? partitionGroupKey(t.topicId, partition) : undefined;
+    };
+    const topics = new BrokerTopicAccess({
+      partitionCount: (topic) => controller.state.topic(topic)?.partitions.length,
+      hostedReplica: (topic, partition) => {
+        const key = topicKey(topic, partition);
+        return key === undefined ? undefined : broker.partitions.get(key)?.replica;
+      },
+      leaderOf: (topic, partition) => {
+        const key = topicKey(topic, partition);
+        const nodeId = key === undefined ? undefined : leaders.leaderOf(key)?.nodeId;
+        const address = nodeId === undefined ? undefined : broker.addressOf(nodeId);
+        return nodeId === undefined || address === undefined ? undefined : { nodeId, address };
+      },
+      createTopic: async (name, partitions) => {
+        const r = await admin.createTopic({ name, partitions, replicationFactor: 0, configs: {}, timeoutMs: 5_000 });
+        if (r.error && r.error.code !== 'ERROR_CODE_NONE' && r.error.code !== 'ERROR_CODE_TOPIC_ALREADY_EXISTS') throw new Error(`creating topic ${name}: ${r.error.message}`);
+      },
+      initProducerId: async () => {
+        const r = await producerIds.initProducerId({ timeoutMs: 5_000 });
+        if (r.error && r.error.code !== 'ERROR_CODE_NONE') throw new Error(`producer id for dead letters: ${r.error.message}`);
+        return { producerId: Number(r.producerId), producerEpoch: Number(r.producerEpoch) };
+      },
+    });
+    broker.topicAccess = topics;
     const coordinators = new GroupCoordinators({
+      topics,
       nodeId: config.nodeId, log,
       partitionsOf: (topic) => controller.state.topic(topic)?.partitions.length ?? 0,
       statePartitionCount: () => stateTopic()?.partitions.length,
@@ -207,6 +239,7 @@ export class Broker implements ReplicaDirectory {
         if (r.error && r.error.code !== 'ERROR_CODE_NONE' && r.error.code !== 'ERROR_CODE_TOPIC_ALREADY_EXISTS') throw new Error(r.error.message);
       },
     }).register(server);
+    new QueueService(coordinators, log).register(server);
     server.addService(ferryGrpc().ferry.v1.RaftTransportService.service, transport.serviceImplementation());
     const controllerHandlers: ControllerServiceHandlers = {
       RegisterBroker: (call, done) => void registration.handle(call.request).then((r) => done(null, r), (e: Error) => done(e)),
@@ -441,6 +474,7 @@ export class Broker implements ReplicaDirectory {
     this.services.reassigner.stop();
     this.services.driver.stop();
     this.groups?.stop();
+    this.topicAccess?.close();
     clearInterval(this.reporter);
     clearInterval(this.retention);
     const cleaning = this.compaction.stop(); // a running pass abandons once its log is closed below

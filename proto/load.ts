@@ -11,6 +11,7 @@ import type { ProtoGrpcType as ClientProto } from './gen/client.js';
 import type { ProtoGrpcType as RaftProto } from './gen/raft.js';
 import type { ProtoGrpcType as ControllerProto } from './gen/controller.js';
 import type { ProtoGrpcType as GroupsProto } from './gen/groups.js';
+import type { ProtoGrpcType as QueuesProto } from './gen/queues.js';
 
 export const protoRoot = path.dirname(fileURLToPath(import.meta.url));
 
@@ -22,12 +23,12 @@ export const protoLoadOptions: protoLoader.Options = {
   includeDirs: [protoRoot],
 };
 
-let cached: { definition: protoLoader.PackageDefinition; grpcObject: ClientProto & RaftProto & ControllerProto & GroupsProto } | undefined;
+let cached: { definition: protoLoader.PackageDefinition; grpcObject: ClientProto & RaftProto & ControllerProto & GroupsProto & QueuesProto } | undefined;
 
 function load() {
   if (!cached) {
-    const definition = protoLoader.loadSync(['ferry/v1/client.proto', 'ferry/v1/raft.proto', 'ferry/v1/controller.proto', 'ferry/v1/groups.proto'], protoLoadOptions);
-    cached = { definition, grpcObject: grpc.loadPackageDefinition(definition) as unknown as ClientProto & RaftProto & ControllerProto & GroupsProto };
+    const definition = protoLoader.loadSync(['ferry/v1/client.proto', 'ferry/v1/raft.proto', 'ferry/v1/controller.proto', 'ferry/v1/groups.proto', 'ferry/v1/queues.proto'], protoLoadOptions);
+    cached = { definition, grpcObject: grpc.loadPackageDefinition(definition) as unknown as ClientProto & RaftProto & ControllerProto & GroupsProto & QueuesProto };
   }
   return cached;
 }
@@ -38,6 +39,6 @@ export function ferryPackageDefinition(): protoLoader.PackageDefinition {
 }
 
 /** The grpc-js object tree: `ferryGrpc().ferry.v1.FerryService` etc. */
-export function ferryGrpc(): ClientProto & RaftProto & ControllerProto & GroupsProto {
+export function ferryGrpc(): ClientProto & RaftProto & ControllerProto & GroupsProto & QueuesProto {
   return load().grpcObject;
 }

@@ -16,6 +16,16 @@ export function clientFrom(opts: GlobalOptions): FerryClient {
   return createClient({ bootstrap, requestTimeoutMs: 10_000 });
 }
 
+/** Runs `fn` with a client from the global options, closing it afterwards. */
+export async function withClient<T>(opts: GlobalOptions, fn: (ferry: FerryClient) => Promise<T>): Promise<T> {
+  const ferry = clientFrom(opts);
+  try {
+    return await fn(ferry);
+  } finally {
+    ferry.close();
+  }
+}
+
 /** A mistake in how the command was called: printed without a stack, exit code 2. */
 export class UsageError extends Error {}
 

@@ -1,10 +1,11 @@
-/** The `ferry` command line: topics (incl. reassignment), produce, consume, consumer groups, cluster status. */
+/** The `ferry` command line: topics (incl. growth and reassignment), produce, consume, consumer groups, queue groups and dead letters, cluster status. */
 import { Command, CommanderError } from 'commander';
 import { registerClusterCommand } from './cluster-command.js';
 import { registerConsumeCommand } from './consume-command.js';
 import { registerGroupCommands } from './group-commands.js';
 import { defaultBootstrap, reportError, type GlobalOptions } from './context.js';
 import { registerProduceCommand } from './produce-command.js';
+import { registerQueueCommands } from './queue-commands.js';
 import { registerTopicCommands } from './topic-commands.js';
 
 const program = new Command('ferry')
@@ -19,6 +20,7 @@ registerProduceCommand(program, globals);
 registerConsumeCommand(program, globals);
 registerClusterCommand(program, globals);
 registerGroupCommands(program, globals);
+registerQueueCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

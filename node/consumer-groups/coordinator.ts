@@ -14,6 +14,9 @@
  *
  * Growth: when the log holds many more records than the state needs, a checkpoint rewrites the
  * whole state at the tail (writes paused meanwhile) and moves the log start to it through Raft.
+ *
+ * Queue groups hashed to this partition live here too (`queues`, node/queues/): they share this
+ * load, these writes and checkpoints, so the partition keeps one writer.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -23,8 +26,11 @@ import type { GroupStateImage } from './group-state-image.js';
 import type { CommittedOffsetValue, GroupStateRecord } from './group-records.js';
 import { partitionKey } from './partition-ref.js';
 import { encodeRecords, loadImage, type StatePartition } from './state-partition.js';
+import { QueueCoordinator } from '../queues/queue-coordinator.js';
+import type { TopicAccess } from '../queues/topic-access.js';
 
-export type CoordinatorErrorCode = GroupErrorCode | 'NOT_COORDINATOR' | 'COORDINATOR_NOT_AVAILABLE' | 'INVALID_REQUEST' | 'UNKNOWN_TOPIC_OR_PARTITION';
+export type CoordinatorErrorCode = GroupErrorCode | 'NOT_COORDINATOR' | 'COORDINATOR_NOT_AVAILABLE' | 'INVALID_REQUEST' | 'UNKNOWN_TOPIC_OR_PARTITION'
+  | 'RECEIPT_EXPIRED' | 'QUEUE_GROUP_NOT_FOUND' | 'INTERNAL';
 
 export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: { readonly code: CoordinatorErrorCode; readonly message: string } };
 
@@ -50,6 +56,8 @@ export interface CoordinatorEnv {
   readonly logRecordCount: () => number;
   /** Overrides checkpointRecordsMin (tests). */
   readonly checkpointRecordsMin?: number;
+  /** Ordinary topics, for queue groups (source reads, dead letters). */
+  readonly topics: TopicAccess;
 }
 
 export interface OffsetToCommit {
@@ -83,6 +91,8 @@ export class GroupCoordinator {
   /** Set while a checkpoint runs: new writes wait for it. */
   private gate: Promise<void> | undefined;
   private readonly machineConfig: GroupMachineConfig;
+  /** The queue groups of this partition. */
+  readonly queues: QueueCoordinator;
 
   constructor(readonly statePartition: number, private readonly env: CoordinatorEnv) {
     this.machineConfig = {
@@ -90,6 +100,14 @@ export class GroupCoordinator {
       newMemberId: (clientId) => `${clientId || 'member'}-${randomUUID()}`,
       membersMax: groupMembersMax,
     };
+    const epochNow = (): number => this.epoch;
+    this.queues = new QueueCoordinator({
+      unavailable: () => this.unavailable<never>(),
+      get epoch() {
+        return epochNow();
+      },
+      write: (records, epoch, preApplied) => this.write(records, epoch, preApplied),
+    }, { log: env.log, nowMs: env.nowMs, topics: env.topics });
   }
 
   get isActive(): boolean {
@@ -113,6 +131,7 @@ export class GroupCoordinator {
     this.loadedTerm = -1;
     this.image = undefined;
     this.groups.clear();
+    this.queues.unload();
     for (const answers of this.pendingJoins.values()) for (const answer of answers.values()) answer(failure('NOT_COORDINATOR', reason));
     this.pendingJoins.clear();
   }
@@ -136,6 +155,7 @@ export class GroupCoordinator {
         }
         this.image = image;
         this.phase = 'active';
+        this.queues.load(image.queues, epoch);
         this.env.log.info({ statePartition: this.statePartition, term, groups: this.groups.size, markerOffset }, 'group coordinator loaded');
         return;
       } catch (err) {
@@ -154,15 +174,18 @@ export class GroupCoordinator {
 
   // ---- writes ------------------------------------------------------------------------------
 
-  /** Appends records through Raft; the image changes only once they committed. */
-  private async write(records: readonly GroupStateRecord[], epoch: number): Promise<Outcome<void>> {
+  /**
+   * Appends records through Raft; the image changes only once they committed, unless the caller
+   * applied them already (`preApplied`, the queue side: a failed write reloads the image anyway).
+   */
+  private async write(records: readonly GroupStateRecord[], epoch: number, preApplied = false): Promise<Outcome<void>> {
     if (this.gate) await this.gate;
     if (epoch !== this.epoch || this.phase !== 'active') return this.unavailable() ?? failure('NOT_COORDINATOR', 'the coordinator reloaded; retry');
     this.inflightWrites += 1;
     try {
       await this.env.partition.produce(encodeRecords(records, this.env.nowMs()), 'all', writeTimeoutMs);
       if (epoch !== this.epoch) return failure('NOT_COORDINATOR', 'the coordinator moved or reloaded while writing; retry');
-      for (const r of records) this.image!.apply(r);
+      if (!preApplied) for (const r of records) this.image!.apply(r);
       this.maybeCheckpoint(epoch);
       return done;
     } catch (err) {
@@ -296,6 +319,7 @@ export class GroupCoordinator {
   /** Session expiry and rebalance deadlines of every group. */
   tick(): void {
     this.forEachGroup((m, now) => m.tick(now));
+    this.queues.tick();
   }
 
   /** Topic metadata changed: groups whose subscribed topics changed partition count rebalance. */

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { groupStatePartitionOf } from '../../controller/group-state-topic.js';
 import { GroupCoordinator, type Outcome } from './coordinator.js';
 import type { StatePartition } from './state-partition.js';
+import type { TopicAccess } from '../queues/topic-access.js';
 
 /** Deadlines (sessions, rebalances) are checked this often. */
 const tickIntervalMs = 100;
@@ -19,6 +20,8 @@ export interface CoordinatorsEnv {
   readonly statePartitionCount: () => number | undefined;
   /** This node's replica of a group-state partition, if it hosts one. */
   readonly stateReplica: (partition: number) => (StatePartition & { logRecordCount(): number }) | undefined;
+  /** Ordinary topics, for queue groups. */
+  readonly topics: TopicAccess;
 }
 
 export class GroupCoordinators {
@@ -50,7 +53,7 @@ export class GroupCoordinators {
       if (!c) {
         c = new GroupCoordinator(p, {
           nodeId: this.env.nodeId, partition: replica, partitionsOf: this.env.partitionsOf, log: this.env.log,
-          nowMs: () => Date.now(), logRecordCount: () => replica.logRecordCount(),
+          nowMs: () => Date.now(), logRecordCount: () => replica.logRecordCount(), topics: this.env.topics,
         });
         this.coordinators.set(p, c);
       }

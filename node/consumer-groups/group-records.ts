@@ -7,10 +7,12 @@
  *   key "group:<group>"                        value {v, snapshot}   (GroupMachine.snapshot())
  *   key "loaded"                               value {v, nodeId, term} (a coordinator's load marker)
  *   any key with a null value                  tombstone: the fact is gone (group deleted)
+ *   "queue:", "qfloor:", "qmsg:" keys           queue groups (node/queues/queue-records.ts)
  *
  * Group ids and topic names are [a-zA-Z0-9._-], so ":" cannot be ambiguous. Values are JSON with
  * a format version; a record of an unknown version stops the load rather than being misread.
  */
+import { decodeQueueKey, encodeQueueKey, type QueueStateKey, type QueueStateRecord } from '../queues/queue-records.js';
 import type { GroupSnapshot } from './group-machine.js';
 
 const formatVersion = 1;
@@ -24,18 +26,21 @@ export interface CommittedOffsetValue {
 export type GroupStateKey =
   | { readonly type: 'offset'; readonly group: string; readonly topic: string; readonly partition: number }
   | { readonly type: 'group'; readonly group: string }
-  | { readonly type: 'loaded' };
+  | { readonly type: 'loaded' }
+  | QueueStateKey;
 
 export type GroupStateRecord =
   | { readonly key: Extract<GroupStateKey, { type: 'offset' }>; readonly value: CommittedOffsetValue | null }
   | { readonly key: Extract<GroupStateKey, { type: 'group' }>; readonly value: GroupSnapshot | null }
-  | { readonly key: Extract<GroupStateKey, { type: 'loaded' }>; readonly value: { nodeId: number; term: number } | null };
+  | { readonly key: Extract<GroupStateKey, { type: 'loaded' }>; readonly value: { nodeId: number; term: number } | null }
+  | QueueStateRecord;
 
 export function encodeKey(key: GroupStateKey): Buffer {
   switch (key.type) {
     case 'offset': return Buffer.from(`offset:${key.group}:${key.topic}:${key.partition}`);
     case 'group': return Buffer.from(`group:${key.group}`);
     case 'loaded': return Buffer.from('loaded');
+    default: return Buffer.from(encodeQueueKey(key));
   }
 }
 
@@ -48,6 +53,8 @@ export function decodeKey(raw: Buffer): GroupStateKey {
   }
   if (parts[0] === 'group' && parts.length === 2) return { type: 'group', group: parts[1]! };
   if (text === 'loaded') return { type: 'loaded' };
+  const queueKey = decodeQueueKey(text);
+  if (queueKey) return queueKey;
   throw new Error(`group-state record with an unknown key "${text.slice(0, 100)}"`);
 }
 

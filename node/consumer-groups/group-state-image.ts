@@ -2,8 +2,11 @@
  * The fold of a group-state partition: the latest committed offset of every (group, partition)
  * and the latest persisted snapshot of every group. A coordinator rebuilds it by applying the
  * partition's records from the log start, then applies each of its own writes once committed.
- * `records()` is the whole state as records again (what a checkpoint rewrites).
+ * `records()` is the whole state as records again (what a checkpoint rewrites). Queue-group
+ * records are folded by `queues` (node/queues/queue-state-image.ts).
  */
+import type { QueueStateRecord } from '../queues/queue-records.js';
+import { QueueStateImage } from '../queues/queue-state-image.js';
 import { partitionKey } from './partition-ref.js';
 import type { GroupSnapshot } from './group-machine.js';
 import type { CommittedOffsetValue, GroupStateRecord } from './group-records.js';
@@ -12,6 +15,7 @@ export class GroupStateImage {
   private readonly offsetsByGroup = new Map<string, Map<string, CommittedOffsetValue & { topic: string; partition: number }>>();
   private readonly snapshots = new Map<string, GroupSnapshot>();
   private liveRecords = 0;
+  readonly queues = new QueueStateImage();
 
   apply(r: GroupStateRecord): void {
     switch (r.key.type) {
@@ -44,12 +48,17 @@ export class GroupStateImage {
       }
       case 'loaded':
         return; // a marker only: it carries no state
+      case 'queue':
+      case 'qfloor':
+      case 'qmsg':
+        this.queues.apply(r as QueueStateRecord);
+        return;
     }
   }
 
   /** Records that make up the state now (for checkpoint sizing). */
   get liveRecordCount(): number {
-    return this.liveRecords;
+    return this.liveRecords + this.queues.liveRecordCount;
   }
 
   offsetsOf(group: string): ReadonlyMap<string, CommittedOffsetValue & { readonly topic: string; readonly partition: number }> {
@@ -67,6 +76,7 @@ export class GroupStateImage {
 
   /** The state as records: applying them to an empty image gives this image. */
   *records(): Generator<GroupStateRecord> {
+    yield* this.queues.records();
     for (const [group, snap] of this.snapshots) yield { key: { type: 'group', group }, value: snap };
     for (const [group, offsets] of this.offsetsByGroup) {
       for (const o of offsets.values()) {

@@ -1,66 +1,13 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, readBatchHeader } from '../../../log/index.js';
 import { GroupCoordinator } from '../../../node/consumer-groups/coordinator.js';
-import { decodeRecord } from '../../../node/consumer-groups/group-records.js';
-import type { StatePartition } from '../../../node/consumer-groups/state-partition.js';
-import { ReplicaError } from '../../../node/replica-error.js';
-
-/** An in-memory group-state partition: every produce commits at once unless told to fail. */
-class MemoryPartition implements StatePartition {
-  isLeader = true;
-  term = 1;
-  logStartOffset = 0;
-  batches: Buffer[] = [];
-  nextOffset = 0;
-  failNext: 'TIMEOUT' | undefined;
-
-  read(offset: number): { records: Buffer } {
-    return { records: Buffer.concat(this.batches.filter((b) => readBatchHeader(b).lastOffset >= offset)) };
-  }
-
-  async produce(batch: Buffer): Promise<number> {
-    if (this.failNext) {
-      const code = this.failNext;
-      this.failNext = undefined;
-      // An unknown outcome: the batch did commit, but the coordinator was not told.
-      this.append(batch);
-      throw new ReplicaError(code, 'outcome unknown');
-    }
-    return this.append(batch);
-  }
-
-  private append(batch: Buffer): number {
-    const b = Buffer.from(batch);
-    const base = this.nextOffset;
-    b.writeBigInt64BE(BigInt(base), 0);
-    this.nextOffset = base + readBatchHeader(b).lastOffsetDelta + 1;
-    this.batches.push(b);
-    return base;
-  }
-
-  proposeLogStart(offset: number): boolean {
-    this.logStartOffset = offset;
-    this.batches = this.batches.filter((b) => readBatchHeader(b).baseOffset >= offset);
-    return true;
-  }
-
-  keys(): string[] {
-    return this.batches.flatMap(decodeBatchRecords);
-  }
-}
-
-function decodeBatchRecords(b: Buffer): string[] {
-  return decodeBatch(b).records.map((r) => {
-    const rec = decodeRecord(r.key, r.value);
-    return `${r.key!.toString()}=${rec.value === null ? 'tombstone' : 'value'}`;
-  });
-}
+import { MemoryTopics } from '../queues/memory-topics.js';
+import { MemoryPartition } from './memory-partition.js';
 
 function coordinator(partition: MemoryPartition, checkpointRecordsMin = 1_000_000): GroupCoordinator {
   return new GroupCoordinator(0, {
     nodeId: 1, partition, partitionsOf: (t) => (t === 't' ? 4 : 0), log: pino({ level: 'silent' }), nowMs: () => Date.now(),
-    logRecordCount: () => partition.nextOffset - partition.logStartOffset, checkpointRecordsMin,
+    logRecordCount: () => partition.nextOffset - partition.logStartOffset, checkpointRecordsMin, topics: new MemoryTopics(),
   });
 }
 

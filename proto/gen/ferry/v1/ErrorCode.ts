@@ -119,6 +119,16 @@ export const ErrorCode = {
    */
   ERROR_CODE_PARTITION_NOT_OWNED: 'ERROR_CODE_PARTITION_NOT_OWNED',
   /**
+   * A queue receipt no longer holds its record's lock: the lock expired and the record was
+   * delivered again (or is being dead-lettered), or it was already finished. The work may be
+   * done twice; nothing was changed. Not retriable with the same receipt.
+   */
+  ERROR_CODE_RECEIPT_EXPIRED: 'ERROR_CODE_RECEIPT_EXPIRED',
+  /**
+   * The queue group does not exist on its coordinator (nothing was received through it yet).
+   */
+  ERROR_CODE_QUEUE_GROUP_NOT_FOUND: 'ERROR_CODE_QUEUE_GROUP_NOT_FOUND',
+  /**
    * Idempotent producer (reserved: codes 50-59).
    */
   ERROR_CODE_OUT_OF_ORDER_SEQUENCE: 'ERROR_CODE_OUT_OF_ORDER_SEQUENCE',
@@ -270,6 +280,18 @@ export type ErrorCode =
    */
   | 'ERROR_CODE_PARTITION_NOT_OWNED'
   | 39
+  /**
+   * A queue receipt no longer holds its record's lock: the lock expired and the record was
+   * delivered again (or is being dead-lettered), or it was already finished. The work may be
+   * done twice; nothing was changed. Not retriable with the same receipt.
+   */
+  | 'ERROR_CODE_RECEIPT_EXPIRED'
+  | 40
+  /**
+   * The queue group does not exist on its coordinator (nothing was received through it yet).
+   */
+  | 'ERROR_CODE_QUEUE_GROUP_NOT_FOUND'
+  | 41
   /**
    * Idempotent producer (reserved: codes 50-59).
    */
