@@ -146,17 +146,18 @@ export class GroupService {
     return fn(c.value);
   }
 
+  /** Every async handler answers a rejection as a failed call: an unhandled one would stop the node. */
   handlers(): GroupServiceHandlers {
     const err = <T>(o: Outcome<T>): WireError => (o.ok ? noError : groupWireError(o.error.code, o.error.message));
     const joinFailed = (error: WireError) => ({ error, generation: -1, memberId: '', leaderId: '', assignor: '', memberIds: [] });
     return {
-      FindCoordinator: (call, done) => void this.findCoordinator(call.request.groupId).then((r) => done(null, r)),
+      FindCoordinator: (call, done) => void this.findCoordinator(call.request.groupId).then((r) => done(null, r), (e: Error) => done(e)),
       JoinGroup: (call, done) => {
         const parsed = parseJoin(call.request);
         if (!parsed.ok) return done(null, joinFailed(groupWireError('INVALID_REQUEST', parsed.problem)));
         void this.on(call.request.groupId,
           (c) => c.join(call.request.groupId, parsed.value).then((o) => (o.ok ? { error: noError, ...o.value, memberIds: [...o.value.memberIds] } : joinFailed(err(o)))),
-          (e) => Promise.resolve(joinFailed(e))).then((r) => done(null, r));
+          (e) => Promise.resolve(joinFailed(e))).then((r) => done(null, r), (e: Error) => done(e));
       },
       SyncGroup: (call, done) => {
         const { groupId, memberId, generation } = call.request;
@@ -179,7 +180,7 @@ export class GroupService {
         if (!parsed.ok) return done(null, { error: groupWireError('INVALID_REQUEST', parsed.problem) });
         const { groupId, memberId, generation } = call.request;
         void this.on(groupId, (c) => c.commit(groupId, memberId, generation, parsed.value).then((o) => ({ error: err(o) })),
-          (error) => Promise.resolve({ error })).then((r) => done(null, r));
+          (error) => Promise.resolve({ error })).then((r) => done(null, r), (e: Error) => done(e));
       },
       OffsetFetch: (call, done) => {
         const { groupId } = call.request;
@@ -223,7 +224,7 @@ export class GroupService {
       DeleteGroup: (call, done) => {
         const { groupId } = call.request;
         void this.on(groupId, (c) => c.deleteGroup(groupId).then((o) => ({ error: err(o) })), (error) => Promise.resolve({ error }))
-          .then((r) => done(null, r));
+          .then((r) => done(null, r), (e: Error) => done(e));
       },
     };
   }
