@@ -227,7 +227,12 @@ export class Producer {
       q.records.push({ input, resolve, reject });
       markQueued();
       q.bytes += size;
-      if (q.bytes >= this.opts.maxBatchBytes) this.drain(q);
+      if (q.bytes >= this.opts.maxBatchBytes) {
+        // A full batch's worth is queued: unkeyed records move on to another partition now, even
+        // if this one cannot send yet (its producer id is still on the way, or its window is full).
+        if (record.partition === undefined && !key && this.sticky.get(topic) === partition) this.sticky.delete(topic);
+        this.drain(q);
+      }
       else q.timer ??= setTimeout(() => this.drain(q), this.opts.lingerMs);
     });
   }

@@ -149,3 +149,30 @@ describe('idempotent producer', () => {
     expect(() => new Producer(pool, metadata, { idempotent: false, maxInFlightPerPartition: 2 })).toThrow(/needs idempotent/);
   });
 });
+
+describe('sticky partitioner', () => {
+  it('moves unkeyed records on once a batch is full, even while the producer id is still on the way', async () => {
+    const perPartition = new Map<number, number>();
+    const { pool } = fakeNode({
+      InitProducerId(_req, _o, cb) {
+        setTimeout(() => cb(null, { error: okError, producerId: 1, producerEpoch: 0 }), 30);
+      },
+      Produce(req: { partitions: Array<{ partition: number; batch: Buffer }> }, _o, cb) {
+        const p = req.partitions[0]!;
+        perPartition.set(p.partition, (perPartition.get(p.partition) ?? 0) + readBatchHeader(p.batch).recordCount);
+        setImmediate(() => cb(null, { results: [{ baseOffset: 0, error: okError }] }));
+      },
+    });
+    const metadata = {
+      topic: async () => ({ name: 't', partitions: [0, 1, 2].map((partition) => ({ partition, replicas: [1] })) }),
+      leaderAddress: async () => 'fake:1',
+      anyAddress: () => 'fake:1',
+      learn: () => undefined,
+    } as unknown as ConstructorParameters<typeof Producer>[1];
+    const producer = new Producer(pool, metadata, { maxBatchBytes: 16 * 1024, lingerMs: 1 });
+    await Promise.all(Array.from({ length: 600 }, () => producer.send('t', { value: Buffer.alloc(1024) })));
+    await producer.close();
+    expect([...perPartition.values()].reduce((a, b) => a + b, 0)).toBe(600);
+    expect(perPartition.size).toBeGreaterThan(1);
+  });
+});
