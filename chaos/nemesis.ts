@@ -13,7 +13,10 @@ import type { NetnsNetwork } from './netns.js';
 import type { NemesisEvent } from './history.js';
 import type { SeededRandom } from './prng.js';
 
-export const faultKinds = ['kill', 'pause', 'kill-leader', 'kill-all', 'partition', 'partition-leader', 'split', 'corrupt', 'transfer', 'reassign'] as const;
+export const faultKinds = [
+  'kill', 'pause', 'kill-leader', 'kill-controller', 'kill-majority', 'kill-all', 'partition', 'partition-leader', 'split', 'corrupt', 'transfer',
+  'reassign',
+] as const;
 /** Fault kinds that need each node in its own network namespace. */
 export const networkFaultKinds: readonly FaultKind[] = ['partition', 'partition-leader', 'split'];
 export type FaultKind = (typeof faultKinds)[number];
@@ -27,6 +30,8 @@ export interface NemesisOptions {
   readonly untilMs: number;
   /** The node leading some partition right now, if known. */
   readonly leaderOf: () => Promise<number | undefined>;
+  /** The node leading the controller right now, if known. */
+  readonly controllerLeader: () => Promise<number | undefined>;
   /** Asks some partition's leader to hand over to another replica; true if it agreed. */
   readonly transferLeadership: () => Promise<boolean>;
   readonly record: (e: NemesisEvent) => void;
@@ -44,7 +49,8 @@ export async function runNemesis(o: NemesisOptions): Promise<number> {
     if (Date.now() >= o.untilMs) break;
     const kind = o.random.pick(o.kinds);
     const running = o.cluster.ids.filter((id) => o.cluster.isRunning(id));
-    const leader = kind === 'kill-leader' || kind === 'partition-leader' ? await o.leaderOf() : undefined;
+    const leader = kind === 'kill-leader' || kind === 'partition-leader' ? await o.leaderOf()
+      : kind === 'kill-controller' ? await o.controllerLeader() : undefined;
     const node = leader !== undefined && running.includes(leader) ? leader : o.random.pick(running);
     const holdMs = o.random.int(500, 3_000);
     faults += 1;
@@ -83,6 +89,15 @@ export async function runNemesis(o: NemesisOptions): Promise<number> {
       await sleep(holdMs);
       o.network.heal(node);
       o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'heal', nodes: [node] });
+    } else if (kind === 'kill-majority') {
+      // No quorum anywhere until they return: writes must fail or stay unknown, never be acked and lost.
+      const majority = o.random.shuffle(running).slice(0, Math.floor(o.cluster.ids.length / 2) + 1).sort((a, b) => a - b);
+      o.progress(`fault ${faults}: kill -9 a majority (nodes ${majority.join(', ')}), restart after ${holdMs} ms`);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'kill-majority', nodes: majority });
+      await Promise.all(majority.map((id) => o.cluster.kill(id)));
+      await sleep(holdMs);
+      for (const id of majority) o.cluster.startNode(id);
+      o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'restart', nodes: majority });
     } else if (kind === 'kill-all') {
       o.progress(`fault ${faults}: kill -9 every node, restart all after ${holdMs} ms`);
       o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'kill-all', nodes: running });
@@ -107,7 +122,8 @@ export async function runNemesis(o: NemesisOptions): Promise<number> {
       o.cluster.startNode(node);
       o.record({ kind: 'nemesis', timeMs: Date.now(), action: 'restart', nodes: [node] });
     } else {
-      o.progress(`fault ${faults}: kill -9 node ${node}${kind === 'kill-leader' ? ' (a partition leader)' : ''}, restart after ${holdMs} ms`);
+      const role = kind === 'kill-leader' ? ' (a partition leader)' : kind === 'kill-controller' && node === leader ? ' (the controller leader)' : '';
+      o.progress(`fault ${faults}: kill -9 node ${node}${role}, restart after ${holdMs} ms`);
       o.record({ kind: 'nemesis', timeMs: Date.now(), action: kind === 'kill-leader' ? 'kill-leader' : 'kill', nodes: [node] });
       await o.cluster.kill(node);
       await sleep(holdMs);

@@ -139,6 +139,10 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
       cluster, network, kinds: o.nemesis, random, untilMs: Date.now() + o.seconds * 1000, record: (e) => history.push(e), progress: o.progress,
       leaderOf: async () => (await ferry.admin.describeTopic(topic).catch(() => []))[random.int(0, o.partitions - 1)]?.leaderId,
       transferLeadership: () => transferSomeLeadership(ferry, cluster, topic, random),
+      controllerLeader: async () => {
+        const id = (await ferry.admin.metadata$([]).catch(() => undefined))?.controllerId;
+        return id !== undefined && id > 0 ? id : undefined;
+      },
       reassign: async () => {
         const partition = random.int(0, o.partitions - 1);
         const shuffled = [...ids];
