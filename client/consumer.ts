@@ -26,6 +26,9 @@ export interface ConsumedRecord {
 /** Where to start: the earliest or latest offset, an explicit offset, or a timestamp (ms). */
 export type StartPosition = 'earliest' | 'latest' | { readonly offset: number } | { readonly timestamp: number };
 
+/** How long a fetch keeps retrying UNKNOWN_TOPIC_OR_PARTITION (a partition still opening on its leader). */
+const unknownPartitionGraceMs = 5_000;
+
 export interface ConsumerOptions {
   readonly topic: string;
   /** Partitions to read; default all. */
@@ -147,6 +150,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
   private async fetchLoop(partition: number, token: symbol): Promise<void> {
     const cap = this.opts.bufferRecords ?? 10_000;
     let attempt = 0;
+    let unknownSince: number | undefined;
     while (!this.closed && this.loops.get(partition) === token) {
       if (this.buffer.length >= cap) {
         await new Promise<void>((r) => this.wakeFetchers.push(r));
@@ -163,6 +167,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
         const err = FerryError.fromWire(r.error, `fetch ${this.opts.topic}/${partition} at ${offset}`);
         if (err) throw err;
         attempt = 0;
+        unknownSince = undefined;
         // seek() moved it meanwhile, or it was unassigned (and maybe assigned again to a new loop)
         if (this.loops.get(partition) !== token || this.positions.get(partition) !== offset) continue;
         this.absorb(partition, offset, r.records);
@@ -176,10 +181,15 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
           continue;
         }
         this.metadata.learn(this.opts.topic, partition, e);
-        if (!e.retriable) {
+        // A partition just created (a new topic, or one grown) may not be open on its leader yet.
+        if (e.code === 'UNKNOWN_TOPIC_OR_PARTITION') unknownSince ??= Date.now();
+        else unknownSince = undefined;
+        const youngUnknown = unknownSince !== undefined && Date.now() - unknownSince < unknownPartitionGraceMs;
+        if (!e.retriable && !youngUnknown) {
           this.fail(e);
           return;
         }
+        if (youngUnknown) await this.metadata.refresh([this.opts.topic]).catch(() => undefined);
         attempt += 1;
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1_000)));
       }
