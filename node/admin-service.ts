@@ -142,16 +142,16 @@ export class AdminService {
     if (isInternalTopic(req.name)) {
       return Promise.resolve(fail(wireError('INVALID_REQUEST', `topic "${req.name}" is internal; its partition count is fixed (groups hash onto it)`)));
     }
-    const current = this.ctx.controller.state.topic(req.name);
-    if (!current) return Promise.resolve(fail(wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.name}" does not exist`)));
-    const have = current.partitions.length;
-    if (!Number.isInteger(req.totalPartitions) || req.totalPartitions <= have || req.totalPartitions > topicPartitionsMax) {
-      return Promise.resolve(fail(wireError('INVALID_REQUEST',
-        `topic "${req.name}" has ${have} partitions; the new total must be ${have + 1}-${topicPartitionsMax} (a topic never shrinks: keys would move), got ${req.totalPartitions}`)));
-    }
+    // Existence and the current count are checked on the controller leader: this node's copy of
+    // the metadata may lag (a topic created a moment ago elsewhere).
     return this.ctx.forwarder.run('ferry', 'CreatePartitions', req, async () => {
       const t = this.ctx.controller.state.topic(req.name);
       if (!t) return fail(wireError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${req.name}" does not exist`));
+      const have = t.partitions.length;
+      if (!Number.isInteger(req.totalPartitions) || req.totalPartitions <= have || req.totalPartitions > topicPartitionsMax) {
+        return fail(wireError('INVALID_REQUEST',
+          `topic "${req.name}" has ${have} partitions; the new total must be ${have + 1}-${topicPartitionsMax} (a topic never shrinks: keys would move), got ${req.totalPartitions}`));
+      }
       const rf = t.partitions[0]!.replicas.length;
       const live = [...this.ctx.brokers()].filter(([, b]) => !b.fenced).map(([nodeId, b]) => ({ nodeId, rack: b.rack }));
       const placed = placeReplicas(live, req.totalPartitions - t.partitions.length, rf, t.topicId + t.partitions.length);
