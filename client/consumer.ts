@@ -129,6 +129,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
   async lookup(partition: number, where: 'earliest' | 'latest' | { readonly timestamp: number }): Promise<number> {
     const spec: OffsetSpec = where === 'earliest' ? 'OFFSET_SPEC_EARLIEST' : where === 'latest' ? 'OFFSET_SPEC_LATEST' : 'OFFSET_SPEC_TIMESTAMP';
     const timestampMs = typeof where === 'object' ? where.timestamp : -1;
+    const started = Date.now();
     for (let attempt = 0; ; attempt += 1) {
       try {
         const address = await this.metadata.leaderAddress(this.opts.topic, partition);
@@ -141,7 +142,10 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
       } catch (err) {
         const e = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
         this.metadata.learn(this.opts.topic, partition, e);
-        if (!e.retriable || attempt >= 20 || this.closed) throw e;
+        // A partition just created or added may not be open on its leader yet (see fetchLoop).
+        const youngUnknown = e.code === 'UNKNOWN_TOPIC_OR_PARTITION' && Date.now() - started < unknownPartitionGraceMs;
+        if ((!e.retriable && !youngUnknown) || attempt >= 20 || this.closed) throw e;
+        if (youngUnknown) await this.metadata.refresh([this.opts.topic]).catch(() => undefined);
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1_000)));
       }
     }
