@@ -175,7 +175,7 @@ type AddAnomaly = (kind: AnomalyKind, partition: number, detail: string) => void
 /** Each producer sends one value at a time: its acknowledged offsets in a partition must rise. */
 function checkSends(produces: Iterable<ProduceEvent>, add: AddAnomaly): void {
   const last = new Map<string, { offset: number; value: string }>();
-  const ordered = [...produces].filter((p) => p.outcome.type === 'ok').sort((a, b) => a.startMs - b.startMs);
+  const ordered = [...produces].sort((a, b) => a.startMs - b.startMs);
   for (const p of ordered) {
     if (p.outcome.type !== 'ok') continue;
     const key = `${p.process}/${p.partition}`;

@@ -145,12 +145,7 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
       },
       reassign: async () => {
         const partition = random.int(0, o.partitions - 1);
-        const shuffled = [...ids];
-        for (let i = shuffled.length - 1; i > 0; i -= 1) {
-          const j = random.int(0, i);
-          [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-        }
-        const target = shuffled.slice(0, Math.min(3, o.nodes));
+        const target = random.shuffle(ids).slice(0, Math.min(3, o.nodes));
         const asked = `move ${topic}/${partition} to replicas ${target.join(',')}`;
         return ferry.admin.reassignPartitions(topic, [{ partition, replicas: target }]).then(() => `${asked}: accepted`, (err: Error) => `${asked}: refused (${err.message})`);
       },

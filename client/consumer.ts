@@ -125,6 +125,17 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
     for (const w of this.wakeFetchers.splice(0)) w();
   }
 
+  /**
+   * Whether `e` is UNKNOWN_TOPIC_OR_PARTITION for a partition that may still be opening on its
+   * leader (a new topic, or one just grown): true within the grace since `sinceMs`, after asking
+   * for fresh metadata so the retry goes where the partition now is.
+   */
+  private async stillOpening(e: FerryError, sinceMs: number): Promise<boolean> {
+    if (e.code !== 'UNKNOWN_TOPIC_OR_PARTITION' || Date.now() - sinceMs >= unknownPartitionGraceMs) return false;
+    await this.metadata.refresh([this.opts.topic]).catch(() => undefined);
+    return true;
+  }
+
   /** Resolves a start position through ListOffsets on the partition's leader. */
   async lookup(partition: number, where: 'earliest' | 'latest' | { readonly timestamp: number }): Promise<number> {
     const spec: OffsetSpec = where === 'earliest' ? 'OFFSET_SPEC_EARLIEST' : where === 'latest' ? 'OFFSET_SPEC_LATEST' : 'OFFSET_SPEC_TIMESTAMP';
@@ -142,10 +153,8 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
       } catch (err) {
         const e = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
         this.metadata.learn(this.opts.topic, partition, e);
-        // A partition just created or added may not be open on its leader yet (see fetchLoop).
-        const youngUnknown = e.code === 'UNKNOWN_TOPIC_OR_PARTITION' && Date.now() - started < unknownPartitionGraceMs;
+        const youngUnknown = await this.stillOpening(e, started);
         if ((!e.retriable && !youngUnknown) || attempt >= 20 || this.closed) throw e;
-        if (youngUnknown) await this.metadata.refresh([this.opts.topic]).catch(() => undefined);
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1_000)));
       }
     }
@@ -185,15 +194,11 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
           continue;
         }
         this.metadata.learn(this.opts.topic, partition, e);
-        // A partition just created (a new topic, or one grown) may not be open on its leader yet.
-        if (e.code === 'UNKNOWN_TOPIC_OR_PARTITION') unknownSince ??= Date.now();
-        else unknownSince = undefined;
-        const youngUnknown = unknownSince !== undefined && Date.now() - unknownSince < unknownPartitionGraceMs;
-        if (!e.retriable && !youngUnknown) {
+        unknownSince = e.code === 'UNKNOWN_TOPIC_OR_PARTITION' ? unknownSince ?? Date.now() : undefined;
+        if (!e.retriable && !(await this.stillOpening(e, unknownSince ?? Date.now()))) {
           this.fail(e);
           return;
         }
-        if (youngUnknown) await this.metadata.refresh([this.opts.topic]).catch(() => undefined);
         attempt += 1;
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1_000)));
       }

@@ -15,6 +15,7 @@
  * an image that does not decode is never applied (the state stays as it was).
  */
 import { crc32c } from '@node-rs/crc32';
+import type { BrokerInfo, PartitionInfo } from './metadata-state.js';
 
 const magic = Buffer.from('FMDI', 'ascii');
 export const metadataImageFormatVersion = 1;
@@ -22,23 +23,9 @@ const headerBytes = 14;
 /** Largest image written or accepted; it travels in one Raft message (gRPC limit 80 MiB). */
 export const metadataImageBytesMax = 64 * 1024 * 1024;
 
-export interface ImageBroker {
-  readonly nodeId: number;
-  readonly address: string;
-  readonly rack: string;
-  readonly fenced: boolean;
-  /** Wall-clock ms when the controller fenced it (absent while unfenced). */
-  readonly fencedAtMs?: number;
-}
-
-export interface ImagePartition {
-  readonly partition: number;
-  readonly replicas: readonly number[];
-  /** Where a reassignment in progress moves the replicas; absent when none is. */
-  readonly target?: readonly number[];
-  /** Set once the replica set differs from the one the topic was created with. */
-  readonly moved?: boolean;
-}
+/** The image holds MetadataState's own records (one definition, documented there); fenced always set. */
+export type ImageBroker = BrokerInfo & { readonly fenced: boolean };
+export type ImagePartition = PartitionInfo;
 
 export interface ImageTopic {
   readonly name: string;
