@@ -15,6 +15,7 @@ import { controlTypeLogStart, logStartBatch, logStartOf, offsetDecisionOf, tombs
 import { retentionStartOffset, type RetentionConfig } from './retention-policy.js';
 import type { GroupApplier, RaftHost } from './raft-host.js';
 import type { PartitionRaftStorage } from './partition-raft-storage.js';
+import { ProduceReorderBuffer } from './produce-reorder-buffer.js';
 import { ProducerStateTable, type ProducerBatch } from './producer-state.js';
 import { ReplicaError } from './replica-error.js';
 
@@ -96,6 +97,8 @@ export class PartitionReplica implements GroupApplier {
    * of a leadership, dropped when leadership changes (a leader's log only grows while it leads).
    */
   private leaderView: ProducerStateTable | undefined;
+  /** Idempotent batches that arrived ahead of the ones before them (leader only). */
+  private readonly reorder = new ProduceReorderBuffer();
   /** The committed tombstone horizon (0 until one commits after this replica opened). */
   private horizon = 0;
   /** Highest horizon this replica proposed as leader. */
@@ -182,6 +185,11 @@ export class PartitionReplica implements GroupApplier {
   produce(batch: Buffer, acks: Acks, timeoutMs: number): Promise<number> {
     const header = checkProducedBatch(batch, this.limits.maxMessageBytes, this.limits.compactedTopic);
     if (header instanceof ReplicaError) return Promise.reject(header);
+    return this.produceChecked(batch, header, acks, timeoutMs, this.reorder.deadlineFromNow());
+  }
+
+  /** produce() past the batch checks; `holdDeadlineMs` bounds how long an early batch may wait. */
+  private produceChecked(batch: Buffer, header: BatchHeader, acks: Acks, timeoutMs: number, holdDeadlineMs: number): Promise<number> {
     if (!this.isLeader) return Promise.reject(this.notLeader());
     let view: ProducerStateTable | undefined;
     if (header.producerId >= 0) {
@@ -192,7 +200,16 @@ export class PartitionReplica implements GroupApplier {
       }
       const verdict = view.check(header);
       if (verdict.kind === 'duplicate') return this.answerDuplicate(verdict.batch, acks, timeoutMs);
-      if (verdict.kind === 'reject') return Promise.reject(new ReplicaError(verdict.code, `partition ${this.key}: ${verdict.message}`));
+      if (verdict.kind === 'reject') {
+        const refusal = new ReplicaError(verdict.code, `partition ${this.key}: ${verdict.message}`);
+        if (!verdict.early) return Promise.reject(refusal);
+        return new Promise<number>((resolve, reject) => {
+          const held = this.reorder.hold(header.producerId, header.baseSequence, batch.length, holdDeadlineMs,
+            (deadline) => resolve(this.produceChecked(batch, header, acks, timeoutMs, deadline)),
+            (err) => reject(err ?? refusal));
+          if (!held) reject(refusal);
+        });
+      }
     }
     const r = this.host.propose(this.key, batch);
     if (!r) return Promise.reject(new ReplicaError('NOT_LEADER', `partition ${this.key} is no longer hosted here`));
@@ -205,9 +222,11 @@ export class PartitionReplica implements GroupApplier {
       return Promise.reject(this.notLeader(r.message));
     }
     view?.record(header, r.index, -1);
-    if (acks === 'none') return Promise.resolve(-1);
     const waiters = acks === 'all' ? this.waitingForCommit : this.waitingForPersist;
-    return waiters.wait(r.index, r.term, timeoutMs).then(() => this.storage.baseOffsetOf(r.index));
+    const answer = acks === 'none' ? Promise.resolve(-1) : waiters.wait(r.index, r.term, timeoutMs).then(() => this.storage.baseOffsetOf(r.index));
+    // Batches held for this one go after it, also in the waiters' index order.
+    if (view) this.reorder.release(header.producerId);
+    return answer;
   }
 
   /** Builds the leader's producer view: the applied table plus the log's uncommitted tail. */
@@ -290,8 +309,13 @@ export class PartitionReplica implements GroupApplier {
       this.logStartProposed = 0;
       this.horizonProposed = 0;
     }
-    if (status.role !== this.status?.role || status.term !== this.status.term) this.leaderView = undefined;
+    const changed = status.role !== this.status?.role || status.term !== this.status.term;
     this.status = status;
+    if (changed) {
+      this.leaderView = undefined;
+      // Held batches were checked against the old view; the client retries them on the new leader.
+      this.reorder.failAll(this.notLeader('leadership changed while the batch waited for the ones before it'));
+    }
   }
 
   /**

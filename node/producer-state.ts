@@ -55,7 +55,16 @@ interface ProducerEntry {
 export type SequenceVerdict =
   | { readonly kind: 'append' }
   | { readonly kind: 'duplicate'; readonly batch: ProducerBatch }
-  | { readonly kind: 'reject'; readonly code: 'OUT_OF_ORDER_SEQUENCE' | 'PRODUCER_FENCED' | 'UNKNOWN_PRODUCER_ID'; readonly message: string };
+  | {
+    readonly kind: 'reject';
+    readonly code: 'OUT_OF_ORDER_SEQUENCE' | 'PRODUCER_FENCED' | 'UNKNOWN_PRODUCER_ID';
+    readonly message: string;
+    /**
+     * The batch is ahead of what the table expects (a gap before it): it becomes valid if the
+     * batches before it arrive, which a leader may briefly wait for (see ProduceReorderBuffer).
+     */
+    readonly early: boolean;
+  };
 
 export function lastSequenceOf(baseSequence: number, lastOffsetDelta: number): number {
   return (baseSequence + lastOffsetDelta) % sequenceModulus;
@@ -91,23 +100,26 @@ export class ProducerStateTable {
     if (!e) {
       if (firstSeq === 0) return { kind: 'append' };
       return {
-        kind: 'reject', code: 'UNKNOWN_PRODUCER_ID',
+        kind: 'reject', code: 'UNKNOWN_PRODUCER_ID', early: true,
         message: `producer ${h.producerId} has no state on this partition (new, expired after being idle, or older than the log start), so a first batch must have sequence 0, not ${firstSeq}`,
       };
     }
     if (h.producerEpoch < e.epoch) {
-      return { kind: 'reject', code: 'PRODUCER_FENCED', message: `producer ${h.producerId} epoch ${h.producerEpoch} is fenced: epoch ${e.epoch} already wrote to this partition` };
+      return { kind: 'reject', code: 'PRODUCER_FENCED', early: false, message: `producer ${h.producerId} epoch ${h.producerEpoch} is fenced: epoch ${e.epoch} already wrote to this partition` };
     }
     if (h.producerEpoch > e.epoch) {
       if (firstSeq === 0) return { kind: 'append' };
-      return { kind: 'reject', code: 'OUT_OF_ORDER_SEQUENCE', message: `producer ${h.producerId} starts epoch ${h.producerEpoch} at sequence ${firstSeq}; a new epoch starts at 0` };
+      return { kind: 'reject', code: 'OUT_OF_ORDER_SEQUENCE', early: true, message: `producer ${h.producerId} starts epoch ${h.producerEpoch} at sequence ${firstSeq}; a new epoch starts at 0` };
     }
     const dup = e.batches.find((b) => b.firstSeq === firstSeq && b.lastSeq === lastSeq);
     if (dup) return { kind: 'duplicate', batch: dup };
     const expected = nextSequence(e.batches[e.batches.length - 1]!.lastSeq);
     if (firstSeq === expected) return { kind: 'append' };
+    // Ahead (within half the sequence space, as sequences wrap) is a gap; behind is a batch older
+    // than the ones remembered, which no wait can make valid.
+    const ahead = (firstSeq - expected + sequenceModulus) % sequenceModulus < sequenceModulus / 2;
     return {
-      kind: 'reject', code: 'OUT_OF_ORDER_SEQUENCE',
+      kind: 'reject', code: 'OUT_OF_ORDER_SEQUENCE', early: ahead,
       message: `producer ${h.producerId} epoch ${e.epoch} sent sequence ${firstSeq}-${lastSeq}, but the next expected is ${expected}` +
         ' (an earlier batch is missing, or this one is older than the last 5 batches this partition remembers)',
     };

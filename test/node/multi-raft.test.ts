@@ -42,6 +42,27 @@ describe('multi-raft host with real logs (in-memory network)', () => {
     }
   });
 
+  it('holds an idempotent batch that arrives before the one ahead of it, then appends both in sequence order', async () => {
+    const c = new Cluster();
+    clusters.push(c);
+    await c.start([1, 2, 3]);
+    const leader = await c.leader();
+    const seqBatch = (seq: number, value: string) =>
+      encodeBatch({ producerId: 7, producerEpoch: 0, baseSequence: seq, records: [{ key: null, value: Buffer.from(value), timestamp: Date.now() }] });
+    // Sequence 1 first (as HTTP/2 may deliver a small call ahead of a large one sent before it).
+    const second = leader.replica.produce(seqBatch(1, 'b'), 'all', 5_000);
+    const third = leader.replica.produce(seqBatch(2, 'c'), 'all', 5_000);
+    await new Promise((r) => setTimeout(r, 20));
+    const first = leader.replica.produce(seqBatch(0, 'a'), 'all', 5_000);
+    expect(await Promise.all([first, second, third])).toEqual([1, 2, 3]);
+    expect(valuesOf(leader.replica.read(0, 1 << 20).records)).toEqual(['1:a', '2:b', '3:c']);
+    // A gap that never fills: the refusal stands once the wait runs out, and nothing is appended.
+    const started = Date.now();
+    await expect(leader.replica.produce(seqBatch(9, 'z'), 'all', 5_000)).rejects.toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    expect(leader.replica.hw).toBe(4);
+  });
+
   it('answers a non-leader with NOT_LEADER and the leader hint, and rejects a corrupt batch', async () => {
     const c = new Cluster();
     clusters.push(c);

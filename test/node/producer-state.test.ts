@@ -28,6 +28,22 @@ describe('ProducerStateTable', () => {
     expect(t.check(h(2, 0, 7))).toMatchObject({ kind: 'reject', code: 'UNKNOWN_PRODUCER_ID' });
   });
 
+  it('marks a refusal "early" only when the batches before it could still arrive', () => {
+    const t = new ProducerStateTable(100);
+    t.record(h(1, 0, 0, 3), 1, 0);
+    expect(t.check(h(1, 0, 5))).toMatchObject({ kind: 'reject', code: 'OUT_OF_ORDER_SEQUENCE', early: true }); // a gap ahead
+    for (let i = 0; i < batchesRetainedPerProducer; i += 1) t.record(h(1, 0, 3 + i), 2 + i, 3 + i);
+    expect(t.check(h(1, 0, 0, 3))).toMatchObject({ kind: 'reject', code: 'OUT_OF_ORDER_SEQUENCE', early: false }); // too old
+    expect(t.check(h(1, 1, 4))).toMatchObject({ kind: 'reject', code: 'OUT_OF_ORDER_SEQUENCE', early: true }); // a new epoch's first batch is on its way
+    expect(t.check(h(2, 0, 9))).toMatchObject({ kind: 'reject', code: 'UNKNOWN_PRODUCER_ID', early: true }); // so is a new producer's
+    t.record(h(3, 4, 0), 9, 9);
+    expect(t.check(h(3, 3, 1))).toMatchObject({ kind: 'reject', code: 'PRODUCER_FENCED', early: false });
+    // Across the wrap: 2^31 - 1 -> 0 is one step ahead, not two billion behind.
+    const u = new ProducerStateTable(10);
+    u.record(h(1, 0, 2 ** 31 - 3), 1, 0);
+    expect(u.check(h(1, 0, 0))).toMatchObject({ kind: 'reject', early: true });
+  });
+
   it('wraps sequences after the int32 maximum', () => {
     const t = new ProducerStateTable(10);
     const near = 2 ** 31 - 2;
