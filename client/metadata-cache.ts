@@ -5,7 +5,7 @@
  */
 import type { MetadataResponse__Output } from '../proto/gen/ferry/v1/MetadataResponse.js';
 import { type ConnectionPool, unary } from './connection-pool.js';
-import { FerryError } from './errors.js';
+import { FerryError, type FerryErrorCode } from './errors.js';
 
 export interface TopicView {
   readonly name: string;
@@ -14,6 +14,11 @@ export interface TopicView {
 
 /** Extra metadata lookups for a topic not (yet) known: 100+200+400+800 ms of waiting. */
 const unknownTopicRetries = 4;
+
+/** Errors after which the node asked may not be the partition's (reachable) leader. */
+const leaderInDoubtCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>([
+  'UNAVAILABLE', 'TIMEOUT', 'NOT_LEADER', 'LEADER_NOT_AVAILABLE', 'NOT_ENOUGH_REPLICAS', 'INTERNAL',
+]);
 
 export class MetadataCache {
   private readonly brokers = new Map<number, string>();
@@ -108,13 +113,18 @@ export class MetadataCache {
     return this.brokers.get(leader) ?? this.anyAddress();
   }
 
-  /** Learns from an error: a NOT_LEADER hint names the leader; other failures forget it. */
+  /**
+   * Learns from an error: a NOT_LEADER hint names the leader; a failure that says the node may
+   * not be the (reachable) leader moves on to the next replica. An answer about the request itself
+   * (a sequence gap, a fenced producer, an offset out of range, throttling) came from the leader:
+   * it stays.
+   */
   learn(topic: string, partition: number, err: FerryError): void {
     const key = `${topic}/${partition}`;
     if (err.leaderHint) {
       this.leaders.set(key, err.leaderHint.nodeId);
       this.brokers.set(err.leaderHint.nodeId, err.leaderHint.address);
-    } else {
+    } else if (leaderInDoubtCodes.has(err.code)) {
       // Rotate to the next replica so a dead leader does not stall the client.
       const p = this.topics.get(topic)?.partitions[partition];
       const current = this.leaders.get(key) ?? p?.replicas[0];
