@@ -89,7 +89,8 @@ interface PartitionQueue {
   readonly partition: number;
   records: Pending[];
   bytes: number;
-  timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending linger wake-up (a timer, or an immediate when lingerMs is 0). */
+  cancelLinger: (() => void) | undefined;
   /** Batches sent and not yet settled, in sequence order. */
   window: SentBatch[];
   /** Set once a batch of the window failed: nothing new leaves until the window is settled. */
@@ -233,7 +234,7 @@ export class Producer {
         if (record.partition === undefined && !key && this.sticky.get(topic) === partition) this.sticky.delete(topic);
         this.drain(q);
       }
-      else q.timer ??= setTimeout(() => this.drain(q), this.opts.lingerMs);
+      else this.lingerThenDrain(q);
     });
   }
 
@@ -250,7 +251,7 @@ export class Producer {
     const key = `${topic}/${partition}`;
     let q = this.queues.get(key);
     if (!q) {
-      q = { topic, partition, records: [], bytes: 0, timer: undefined, window: [], settling: false, producerId: noProducerId, epoch: -1, nextSequence: 0 };
+      q = { topic, partition, records: [], bytes: 0, cancelLinger: undefined, window: [], settling: false, producerId: noProducerId, epoch: -1, nextSequence: 0 };
       this.queues.set(key, q);
     }
     return q;
@@ -262,15 +263,30 @@ export class Producer {
       this.inflight.delete(done);
       if (q.records.length > 0) {
         if (q.bytes >= this.opts.maxBatchBytes || this.closed) this.drain(q);
-        else q.timer ??= setTimeout(() => this.drain(q), this.opts.lingerMs);
+        else this.lingerThenDrain(q);
       }
     });
     this.inflight.add(done);
   }
 
+  /**
+   * Drains the queue once lingerMs has passed. lingerMs 0 means "this turn of the event loop":
+   * records sent in one synchronous run still share a batch, without the ≥1 ms a zero timer costs.
+   */
+  private lingerThenDrain(q: PartitionQueue): void {
+    if (q.cancelLinger) return;
+    if (this.opts.lingerMs === 0) {
+      const immediate = setImmediate(() => this.drain(q));
+      q.cancelLinger = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(() => this.drain(q), this.opts.lingerMs);
+      q.cancelLinger = () => clearTimeout(timer);
+    }
+  }
+
   private drain(q: PartitionQueue): void {
-    if (q.timer) clearTimeout(q.timer);
-    q.timer = undefined;
+    q.cancelLinger?.();
+    q.cancelLinger = undefined;
     if (q.settling || q.records.length === 0 || q.window.length >= this.opts.maxInFlightPerPartition) return;
     if (this.opts.idempotent && q.producerId < 0) {
       if (q.producerId === noProducerId) this.track(q, this.takeProducerId(q));
