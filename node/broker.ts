@@ -458,6 +458,13 @@ export class Broker implements ReplicaDirectory {
     const replica = new PartitionReplica(key, this.config.nodeId, this.host, storage, Broker.replicaLimits(topic));
     this.partitions.set(key, { topic, partition, replica, log: plog, hostedSince: stored.hostedSince ?? 0 });
     this.host.addGroup(key, storage, replica);
+    // A new partition's preferred replica (first of the set, spread evenly at creation) stands
+    // first, a couple of ticks in so the others have opened the group too: otherwise whichever
+    // timer fires first wins, and the leader balancer moves leadership seconds later, failing the
+    // first producers' in-flight batches with NOT_LEADER.
+    if (founding && replicas[0] === this.config.nodeId && (stored.hardState?.term ?? 1) === 1) {
+      setTimeout(() => this.host.campaignIfUntouched(key), 2 * this.config.tickMs).unref();
+    }
     this.log.info({ partition: key, topic: topic.name, replicas, ...(p.target ? { target: p.target } : {}), founding }, 'partition replica opened');
   }
 

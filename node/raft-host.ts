@@ -17,7 +17,7 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { RawNode, Xoshiro128, type Entry, type Message, type ProposeResult, type Ready, type Snapshot, type Status } from '../raft/index.js';
-import type { ConfChange, NodeId } from '../raft/types.js';
+import { NO_NODE, type ConfChange, type NodeId } from '../raft/types.js';
 import type { FsyncPolicy } from './config.js';
 import type { GroupStateStore } from './group-state-store.js';
 import type { PartitionRaftStorage } from './partition-raft-storage.js';
@@ -236,6 +236,19 @@ export class RaftHost {
 
   campaign(key: string): void {
     this.act(key, (g) => g.raw.campaign());
+  }
+
+  /**
+   * Campaigns only in a group where nothing has happened yet (the bootstrap term, no vote, no
+   * leader, nothing past the bootstrap entry): a brand-new
+   * partition's preferred replica standing first, so the first election lands where the leader
+   * balancer would move leadership anyway. Never disturbs a group that has begun.
+   */
+  campaignIfUntouched(key: string): void {
+    const g = this.groups.get(key);
+    const r = g?.raw.raft;
+    if (!r || r.term !== 1 || r.vote !== NO_NODE || r.lead !== NO_NODE || g.storage.lastIndex() !== 1) return;
+    this.act(key, (h) => h.raw.campaign());
   }
 
   /**

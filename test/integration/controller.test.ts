@@ -33,6 +33,19 @@ describe('the controller', () => {
     }, 30_000);
   });
 
+  it('lets a new partition\'s preferred replica win the first election, so the balancer has nothing to move', async () => {
+    await f.client.admin.createTopic('first-election', { partitions: 3, replicationFactor: 3 });
+    const preferred = (await metadataFrom(1, ['first-election'])).topics[0]!.partitions.map((p) => p.replicas[0]);
+    await until('every partition to have a leader', async () => {
+      const parts = await f.client.admin.describeTopic('first-election');
+      return parts.length === 3 && parts.every((p) => p.leaderId > 0) ? parts : undefined;
+    }, 15_000);
+    await new Promise((r) => setTimeout(r, 2_500)); // two balancer rounds
+    const parts = await f.client.admin.describeTopic('first-election');
+    // Term 2: the bootstrap term plus one election, no transfer since.
+    expect(parts.map((p) => [p.leaderId, p.leaderEpoch])).toEqual(preferred.map((id) => [id, 2]));
+  });
+
   it('fences a broker that stops heartbeating, unfences it when it returns, and rebalances leadership', async () => {
     const preferred = (await metadataFrom(1, ['pref'])).topics[0]!.partitions.map((p) => p.replicas[0]!);
     const victim = preferred[1]!;
