@@ -29,6 +29,7 @@ import { DataService, type ReplicaDirectory } from './data-service.js';
 import { loadOrBootstrapGroup, loadOrJoinGroup } from './group-bootstrap.js';
 import { GroupStateStore } from './group-state-store.js';
 import { PartitionRaftStorage } from './partition-raft-storage.js';
+import { EntryCacheBudget, entryCacheBytesPerNode, RaftEntryCache } from './raft-entry-cache.js';
 import { PartitionReplica, type ReplicaLimits } from './partition-replica.js';
 import { PeerTransport } from './peer-transport.js';
 import { RaftHost } from './raft-host.js';
@@ -78,12 +79,16 @@ interface HostedPartition {
   readonly partition: number;
   readonly replica: PartitionReplica;
   readonly log: PartitionLog;
+  /** Its share of the node's entry cache budget, given back when the replica goes. */
+  readonly cache: RaftEntryCache;
   /** Metadata version at which this node began hosting it: older metadata never removes it. */
   readonly hostedSince: number;
 }
 
 export class Broker implements ReplicaDirectory {
   private readonly partitions = new Map<string, HostedPartition>();
+  /** Bytes of recent Raft entries kept in memory across every partition this node hosts. */
+  private readonly entryCacheBudget = new EntryCacheBudget(entryCacheBytesPerNode);
   private reconciling: Promise<void> = Promise.resolve();
   private ticker: NodeJS.Timeout | undefined;
   private reporter: NodeJS.Timeout | undefined;
@@ -361,6 +366,7 @@ export class Broker implements ReplicaDirectory {
       hosted.replica.abortAll(`partition ${key} of topic ${hosted.topic.name} is no longer hosted on node ${this.config.nodeId}`);
       this.partitions.delete(key);
       this.compaction.forget(key);
+      hosted.cache.clear();
       await hosted.log.close();
       this.store.deleteGroup(key);
       await this.store.commit();
@@ -445,8 +451,9 @@ export class Broker implements ReplicaDirectory {
       return;
     }
     let storage: PartitionRaftStorage;
+    const cache = new RaftEntryCache(this.entryCacheBudget);
     try {
-      storage = PartitionRaftStorage.open(plog, stored);
+      storage = PartitionRaftStorage.open(plog, stored, 'logStart', cache);
     } catch (err) {
       await plog.close();
       throw err;
@@ -456,7 +463,7 @@ export class Broker implements ReplicaDirectory {
         'damaged partition log cut at the first bad batch; the leader re-replicates the rest');
     }
     const replica = new PartitionReplica(key, this.config.nodeId, this.host, storage, Broker.replicaLimits(topic));
-    this.partitions.set(key, { topic, partition, replica, log: plog, hostedSince: stored.hostedSince ?? 0 });
+    this.partitions.set(key, { topic, partition, replica, log: plog, cache, hostedSince: stored.hostedSince ?? 0 });
     this.host.addGroup(key, storage, replica);
     // A new partition's preferred replica (first of the set, spread evenly at creation) stands
     // first, a couple of ticks in so the others have opened the group too: otherwise whichever

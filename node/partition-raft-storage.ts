@@ -19,6 +19,7 @@ import type { InitialState, Storage } from '../raft/storage.js';
 import type { LogPosition } from '../raft/raft.js';
 import type { StoredGroup, StoredSnapshot } from './group-state-store.js';
 import { controlBatchFor, entryPayloadOf } from './raft-entry-batch.js';
+import type { RaftEntryCache } from './raft-entry-cache.js';
 import { RaftIndexMap } from './raft-index-map.js';
 import { decodeSnapshotData, encodeSnapshotData, type SnapshotData, type SnapshotKind } from './snapshot-data.js';
 
@@ -41,6 +42,8 @@ export class PartitionRaftStorage implements Storage {
     private confState: ConfState,
     /** What this group's snapshots carry: a log-start reset, or that plus the controller's image. */
     readonly kind: SnapshotKind,
+    /** The newest entries as appended, served before the log is read (none: always read). */
+    private readonly cache: RaftEntryCache | undefined,
   ) {}
 
   /**
@@ -55,7 +58,7 @@ export class PartitionRaftStorage implements Storage {
    * acknowledged entries it no longer holds: `lostLogEnd` tells Raft to vote as if its log still
    * ended there, and not to campaign, until it holds that much again.
    */
-  static open(log: PartitionLog, stored: StoredGroup, kind: SnapshotKind = 'logStart'): PartitionRaftStorage {
+  static open(log: PartitionLog, stored: StoredGroup, kind: SnapshotKind = 'logStart', cache?: RaftEntryCache): PartitionRaftStorage {
     const snap = stored.snapshot;
     if (!snap) throw new Error('partition group has no stored snapshot: it was never bootstrapped');
     // Retention never deletes past the stored resume offset (the record is written first), so a
@@ -81,6 +84,7 @@ export class PartitionRaftStorage implements Storage {
       { term: asTerm(hs.term), vote: hs.vote as HardState['vote'], commit: asIndex(Math.max(commit, snap.index)) },
       { voters: confState.voters as ConfState['voters'], learners: confState.learners as ConfState['learners'] },
       kind,
+      cache,
     );
     storage.damage = damage;
     storage.lostLogEnd = heldBefore !== undefined && heldBefore.index > map.lastIndex
@@ -170,6 +174,8 @@ export class PartitionRaftStorage implements Storage {
     if (hi > this.map.lastIndex + 1 || lo > hi) throw new Error(`entries [${lo}, ${hi}) outside [${this.map.firstIndex}, ${this.map.lastIndex + 1})`);
     const out: Entry[] = [];
     if (lo === hi) return out;
+    const cached = this.cache?.slice(lo, hi, maxBytes);
+    if (cached) return cached;
     const endOffset = this.map.endOffsetOf(hi - 1);
     let offset = this.map.baseOffset(lo);
     let index: number = lo;
@@ -234,7 +240,10 @@ export class PartitionRaftStorage implements Storage {
     const first = entries[0]!.index;
     if (first <= this.snap.index) throw new Error(`append at ${first} is at or below the snapshot ${this.snap.index}`);
     if (first > this.map.lastIndex + 1) throw new Error(`append at ${first} leaves a gap after ${this.map.lastIndex}`);
-    if (first <= this.map.lastIndex) this.log.truncateFrom(this.map.truncateFrom(first));
+    if (first <= this.map.lastIndex) {
+      this.cache?.truncateFrom(first);
+      this.log.truncateFrom(this.map.truncateFrom(first));
+    }
     for (const e of entries) {
       const isLocal = this.localProposals.has(e.data);
       const batch = e.type === 'normal' ? asBuffer(e.data) : controlBatchFor(e);
@@ -243,6 +252,8 @@ export class PartitionRaftStorage implements Storage {
       try {
         const r = this.log.append(batch, { ...expected, leaderEpoch: e.term });
         this.map.append(e.index, e.term, r.lastOffset - r.baseOffset + 1);
+        // The entry's bytes are now the stored bytes (append stamped offset and term in place).
+        this.cache?.append(e);
       } catch (err) {
         if (isLogError(err, 'BASE_OFFSET_MISMATCH')) {
           throw new Error(`replica log diverged at index ${e.index}: ${err.message}`, { cause: err });
@@ -273,6 +284,7 @@ export class PartitionRaftStorage implements Storage {
       confState: { voters: [...this.confState.voters], learners: [...this.confState.learners] }, data: image,
     };
     this.map.compactThrough(index);
+    this.cache?.dropThrough(index);
     this.snap = next;
     return next;
   }
@@ -309,6 +321,7 @@ export class PartitionRaftStorage implements Storage {
   /** Installs a received snapshot whose record is already stored: the log restarts at its offset. */
   resetToSnapshot(stored: StoredSnapshot): void {
     if (stored.index <= this.snap.index) throw new Error(`snapshot at ${stored.index} is not newer than ${this.snap.index}`);
+    this.cache?.clear();
     this.log.resetTo(stored.nextOffset);
     this.map.reset(stored.index, stored.term, stored.nextOffset);
     this.snap = stored;

@@ -8,6 +8,7 @@ import { asIndex, asNodeId, asTerm, type Entry } from '../../raft/types.js';
 import type { StoredGroup } from '../../node/group-state-store.js';
 import { decodeSnapshotData } from '../../node/snapshot-data.js';
 import { PartitionRaftStorage } from '../../node/partition-raft-storage.js';
+import { EntryCacheBudget, RaftEntryCache } from '../../node/raft-entry-cache.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -57,6 +58,46 @@ describe('PartitionRaftStorage', () => {
     expect(s.entries(asIndex(3), asIndex(6), 1)!.map((e) => e.index)).toEqual([3]);
     expect(s.entries(asIndex(1), asIndex(3), 100)).toBeUndefined();
     await log.close();
+  });
+
+  it('serves the same entries from its entry cache as from the log, through truncation, compaction and eviction', async () => {
+    const budget = new EntryCacheBudget(1 << 20);
+    const cached = PartitionRaftStorage.open((await openLog()).log, bootstrapped, 'logStart', new RaftEntryCache(budget, 2_000));
+    const plain = PartitionRaftStorage.open((await openLog()).log, bootstrapped);
+    const both = (entries: (copy: boolean) => Entry[]) => {
+      cached.append(entries(false));
+      plain.append(entries(true)); // each log stamps its own copy
+    };
+    const copyOf = (e: Entry, copy: boolean): Entry => (copy ? { ...e, data: new Uint8Array(e.data) } : e);
+    const follower = (from: number, n: number, term: number, tag: string) => (copy: boolean) => {
+      let offset = from > plain.lastIndex() ? plain.logEndOffset : plain.baseOffsetOf(from);
+      return Array.from({ length: n }, (_, i) => {
+        const b = encodeBatch({ baseOffset: offset, records: [{ key: null, value: Buffer.from(`${tag}-${i}`), timestamp: 1_700_000_000_000 }] });
+        offset += 1;
+        return copyOf(entry(from + i, term, 'normal', b), copy);
+      });
+    };
+    const same = (lo: number, hi: number, maxBytes: number) => {
+      const a = cached.entries(asIndex(lo), asIndex(hi), maxBytes)!;
+      const b = plain.entries(asIndex(lo), asIndex(hi), maxBytes)!;
+      expect(a.map((e) => [e.index, e.term, e.type, Buffer.from(e.data).toString('hex')]))
+        .toEqual(b.map((e) => [e.index, e.term, e.type, Buffer.from(e.data).toString('hex')]));
+    };
+    const conf = encodeConfChange({ type: 'addLearner', nodeId: asNodeId(4) });
+    both((copy) => [copyOf(entry(2, 2, 'noop'), copy), copyOf(entry(3, 2, 'conf', conf), copy)]);
+    both(follower(4, 20, 2, 'a'));
+    for (const [lo, hi, max] of [[2, 24, 1 << 20], [10, 24, 1 << 20], [20, 24, 150], [23, 24, 1]]) same(lo!, hi!, max!);
+    expect(budget.used).toBeLessThanOrEqual(2_000); // eviction kept the group under its limit
+    // A follower's conflicting tail is cut and replaced by a newer term's entries.
+    both(follower(15, 5, 3, 'b'));
+    same(2, 20, 1 << 20);
+    same(15, 20, 1 << 20);
+    cached.setHardState({ term: asTerm(3), vote: asNodeId(0), commit: asIndex(19) }, undefined);
+    plain.setHardState({ term: asTerm(3), vote: asNodeId(0), commit: asIndex(19) }, undefined);
+    cached.compactThrough(16);
+    plain.compactThrough(16);
+    same(17, 20, 1 << 20);
+    expect(cached.entries(asIndex(16), asIndex(18), 1 << 20)).toBeUndefined();
   });
 
   it('rebuilds the same map on reopen from a header scan', async () => {
