@@ -7,7 +7,7 @@
  *                            [--partitions 3] [--profile DIR]   (DIR: a .cpuprofile per node, written at stop)
  *                            [--no-idempotence]   (one batch in flight per partition instead of 5)
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -64,6 +64,26 @@ async function throughput(ferry: FerryClient, topic: string, records: number, si
   return { msgPerSec: Math.round(acked / seconds), mbPerSec: +((acked * size) / seconds / 1e6).toFixed(1), sent: acked };
 }
 
+/**
+ * CPU seconds (user + system) the node processes have used so far, from /proc (Linux; 0
+ * elsewhere). Per-record CPU is a steadier figure than a rate on a shared, noisy machine.
+ */
+function nodesCpuSeconds(cluster: LocalCluster): number {
+  let ticks = 0;
+  for (const id of cluster.ids) {
+    const pid = cluster.pid(id);
+    if (pid === undefined) continue;
+    try {
+      // Fields after the command (which may hold spaces) start after its closing parenthesis.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      return 0;
+    }
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
 async function latency(ferry: FerryClient, topic: string, samples: number): Promise<{ p50Ms: number; p99Ms: number; maxMs: number }> {
   const producer = ferry.producer({ lingerMs: 0 });
   const value = Buffer.alloc(1024, 0x62);
@@ -103,9 +123,14 @@ async function main(): Promise<void> {
     await ferry.admin.createTopic('bench-100b', { partitions, replicationFactor: 3 });
     await ferry.admin.createTopic('bench-latency', { partitions: 1, replicationFactor: 3 });
     progress(`phase 1/4: 1 KiB records to ${partitions} partitions`);
+    let cpu = nodesCpuSeconds(cluster);
     const k1 = await throughput(ferry, 'bench-1k', count('records-1k'), 1024);
+    const nodeCpuUsPerRecord1k = Math.round(((nodesCpuSeconds(cluster) - cpu) * 1e6) / k1.sent);
+    progress(`  nodes used ${nodeCpuUsPerRecord1k} µs of CPU per 1 KiB record (all three together)`);
     progress('phase 2/4: 100 B records');
+    cpu = nodesCpuSeconds(cluster);
     const b100 = await throughput(ferry, 'bench-100b', count('records-100b'), 100);
+    const nodeCpuUsPerRecord100B = Math.round(((nodesCpuSeconds(cluster) - cpu) * 1e6) / b100.sent);
     progress('phase 3/4: one-at-a-time produce latency (1 KiB, acks=all)');
     const lat = await latency(ferry, 'bench-latency', count('latency-samples'));
     progress('phase 4/4: consume both topics from the start');
@@ -119,12 +144,15 @@ async function main(): Promise<void> {
       ['single produce p99 (ms)', String(lat.p99Ms), '<= 1.5'],
       ['consume 1 KiB (msg/s)', String(consumeMsgPerSec), '>= 400000'],
       ['consume 100 B (msg/s)', String(consumeMsgPerSec100B), '>= 400000'],
+      ['node CPU / 1 KiB rec (µs)', String(nodeCpuUsPerRecord1k), ''],
+      ['node CPU / 100 B rec (µs)', String(nodeCpuUsPerRecord100B), ''],
     ];
     process.stdout.write(`\n${'figure'.padEnd(26)}${'value'.padStart(10)}  target\n`);
     for (const [name, v, target] of rows) process.stdout.write(`${name.padEnd(26)}${v.padStart(10)}  ${target}\n`);
     process.stdout.write(`${JSON.stringify({
       msgPerSec: k1.msgPerSec, mbPerSec: k1.mbPerSec, msgPerSec100B: b100.msgPerSec, p50Ms: lat.p50Ms, p99Ms: lat.p99Ms,
       maxMs: lat.maxMs, consumeMsgPerSec, consumeMsgPerSec100B, records1k: k1.sent, records100B: b100.sent,
+      nodeCpuUsPerRecord1k, nodeCpuUsPerRecord100B,
     })}\n`);
   } finally {
     ferry.close();
