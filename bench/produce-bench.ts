@@ -45,18 +45,15 @@ async function throughput(ferry: FerryClient, topic: string, records: number, si
   let lastReport = started;
   const window: Array<Promise<RecordMetadata>> = [];
   while (sent < records && Date.now() < deadline) {
-    window.push(producer.send(topic, { value }).then((m) => {
-      acked += 1;
-      return m;
-    }));
+    window.push(producer.send(topic, { value }));
     sent += 1;
-    if (window.length >= 20_000) await Promise.all(window.splice(0, 10_000));
+    if (window.length >= 20_000) acked += (await Promise.all(window.splice(0, 10_000))).length;
     if (Date.now() - lastReport > 2_000) {
       lastReport = Date.now();
       progress(`  ${size} B: ${acked}/${records} acked (${Math.round(acked / ((lastReport - started) / 1000))} msg/s)`);
     }
   }
-  await Promise.all(window);
+  acked += (await Promise.all(window)).length;
   await producer.flush();
   const seconds = (Date.now() - started) / 1000;
   const st = producer.stats;
@@ -124,13 +121,21 @@ async function main(): Promise<void> {
     await ferry.admin.createTopic('bench-latency', { partitions: 1, replicationFactor: 3 });
     progress(`phase 1/4: 1 KiB records to ${partitions} partitions`);
     let cpu = nodesCpuSeconds(cluster);
+    let clientCpu = process.cpuUsage();
     const k1 = await throughput(ferry, 'bench-1k', count('records-1k'), 1024);
     const nodeCpuUsPerRecord1k = Math.round(((nodesCpuSeconds(cluster) - cpu) * 1e6) / k1.sent);
-    progress(`  nodes used ${nodeCpuUsPerRecord1k} µs of CPU per 1 KiB record (all three together)`);
+    const clientUs = (since: NodeJS.CpuUsage, n: number): number => {
+      const used = process.cpuUsage(since);
+      return Math.round((used.user + used.system) / n);
+    };
+    const clientCpuUsPerRecord1k = clientUs(clientCpu, k1.sent);
+    progress(`  CPU per 1 KiB record: nodes ${nodeCpuUsPerRecord1k} µs (all three together), producer ${clientCpuUsPerRecord1k} µs`);
     progress('phase 2/4: 100 B records');
     cpu = nodesCpuSeconds(cluster);
+    clientCpu = process.cpuUsage();
     const b100 = await throughput(ferry, 'bench-100b', count('records-100b'), 100);
     const nodeCpuUsPerRecord100B = Math.round(((nodesCpuSeconds(cluster) - cpu) * 1e6) / b100.sent);
+    const clientCpuUsPerRecord100B = clientUs(clientCpu, b100.sent);
     progress('phase 3/4: one-at-a-time produce latency (1 KiB, acks=all)');
     const lat = await latency(ferry, 'bench-latency', count('latency-samples'));
     progress('phase 4/4: consume both topics from the start');
@@ -146,13 +151,15 @@ async function main(): Promise<void> {
       ['consume 100 B (msg/s)', String(consumeMsgPerSec100B), '>= 400000'],
       ['node CPU / 1 KiB rec (µs)', String(nodeCpuUsPerRecord1k), ''],
       ['node CPU / 100 B rec (µs)', String(nodeCpuUsPerRecord100B), ''],
+      ['producer CPU / 1 KiB (µs)', String(clientCpuUsPerRecord1k), ''],
+      ['producer CPU / 100 B (µs)', String(clientCpuUsPerRecord100B), ''],
     ];
     process.stdout.write(`\n${'figure'.padEnd(26)}${'value'.padStart(10)}  target\n`);
     for (const [name, v, target] of rows) process.stdout.write(`${name.padEnd(26)}${v.padStart(10)}  ${target}\n`);
     process.stdout.write(`${JSON.stringify({
       msgPerSec: k1.msgPerSec, mbPerSec: k1.mbPerSec, msgPerSec100B: b100.msgPerSec, p50Ms: lat.p50Ms, p99Ms: lat.p99Ms,
       maxMs: lat.maxMs, consumeMsgPerSec, consumeMsgPerSec100B, records1k: k1.sent, records100B: b100.sent,
-      nodeCpuUsPerRecord1k, nodeCpuUsPerRecord100B,
+      nodeCpuUsPerRecord1k, nodeCpuUsPerRecord100B, clientCpuUsPerRecord1k, clientCpuUsPerRecord100B,
     })}\n`);
   } finally {
     ferry.close();

@@ -127,6 +127,9 @@ function encodedSizeBound(r: RecordInput): number {
   return size;
 }
 
+const noop = (): void => undefined;
+const noHeaders: RecordInput['headers'] = [];
+
 function toBuffer(v: Buffer | string | null | undefined): Buffer | null {
   if (v === null || v === undefined) return null;
   return typeof v === 'string' ? Buffer.from(v) : v;
@@ -148,7 +151,9 @@ export class Producer {
   private readonly sticky = new Map<string, number>();
   private readonly inflight = new Set<Promise<void>>();
   /** Sends still looking up metadata, not yet in a partition queue (flush must wait for them). */
+  /** Sends waiting for metadata, and the tail of their chain (see sendAfterMetadata). */
   private queueing = 0;
+  private metadataTurn: Promise<void> = Promise.resolve();
   private queueingWaiters: Array<() => void> = [];
   private closed = false;
   private readonly opts: Required<ProducerOptions>;
@@ -182,21 +187,42 @@ export class Producer {
   }
 
   /** Queues one record; resolves once it is acknowledged as `acks` says. */
-  async send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
-    if (this.closed) throw new FerryError('CLIENT_CLOSED', 'the producer is closed', false);
+  send(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
+    if (this.closed) return Promise.reject(new FerryError('CLIENT_CLOSED', 'the producer is closed', false));
+    // The common case, the topic's metadata at hand, queues at once: one promise per record, not
+    // a chain of async calls (at tens of thousands of records a second their garbage shows).
+    // Only while no earlier send still waits for metadata: records keep their send order.
+    const known = this.queueing === 0 ? this.metadata.knownTopic(topic) : undefined;
+    if (known) {
+      try {
+        return this.enqueueTo(topic, known.partitions.length, record);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.sendAfterMetadata(topic, record);
+  }
+
+  /**
+   * send() when the topic's metadata must be fetched first. Such sends queue one after another,
+   * in send order (each looks its topic up only once the one before it is queued), and flush()
+   * waits for them too.
+   */
+  private sendAfterMetadata(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
     this.queueing += 1;
-    let queued = false;
-    const markQueued = (): void => {
-      if (queued) return;
-      queued = true;
+    const deadline = Date.now() + this.opts.deliveryTimeoutMs;
+    // Wrapped, so the step resolves once the record is queued, not once it is acknowledged.
+    const queued = this.metadataTurn.then(async () => {
+      const t = await this.topicWithin(topic, deadline);
+      return { acked: this.enqueueTo(topic, t.partitions.length, record) };
+    });
+    this.metadataTurn = queued.then(noop, noop);
+    const done = (): void => {
       this.queueing -= 1;
       if (this.queueing === 0) for (const w of this.queueingWaiters.splice(0)) w();
     };
-    try {
-      return await this.enqueue(topic, record, markQueued);
-    } finally {
-      markQueued();
-    }
+    queued.then(done, done);
+    return queued.then((q) => q.acked);
   }
 
   /** The topic's metadata, retrying retriable failures (a cluster restarting) within the delivery timeout. */
@@ -212,21 +238,20 @@ export class Producer {
     }
   }
 
-  private async enqueue(topic: string, record: ProducerRecord, markQueued: () => void): Promise<RecordMetadata> {
-    const t = await this.topicWithin(topic, Date.now() + this.opts.deliveryTimeoutMs);
+  /** Queues a record for a topic of `partitions` partitions; throws (synchronously) on bad input. */
+  private enqueueTo(topic: string, partitions: number, record: ProducerRecord): Promise<RecordMetadata> {
     const key = toBuffer(record.key);
-    const partition = record.partition ?? (key ? partitionForKey(key, t.partitions.length) : this.stickyPartition(topic, t.partitions.length));
-    if (!Number.isInteger(partition) || partition < 0 || partition >= t.partitions.length) {
-      throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}" has partitions 0-${t.partitions.length - 1}, not ${partition}`, false);
+    const partition = record.partition ?? (key ? partitionForKey(key, partitions) : this.stickyPartition(topic, partitions));
+    if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
+      throw new FerryError('UNKNOWN_TOPIC_OR_PARTITION', `topic "${topic}" has partitions 0-${partitions - 1}, not ${partition}`, false);
     }
     const value = toBuffer(record.value);
-    const headers = Object.entries(record.headers ?? {}).map(([k, v]) => ({ key: k, value: toBuffer(v) }));
+    const headers = record.headers === undefined ? noHeaders : Object.entries(record.headers).map(([k, v]) => ({ key: k, value: toBuffer(v) }));
     const input: RecordInput = { key, value, headers, timestamp: record.timestamp ?? Date.now() };
     const size = encodedSizeBound(input);
     return new Promise<RecordMetadata>((resolve, reject) => {
       const q = this.queue(topic, partition);
       q.records.push({ input, resolve, reject });
-      markQueued();
       q.bytes += size;
       if (q.bytes >= this.opts.maxBatchBytes) {
         // A full batch's worth is queued: unkeyed records move on to another partition now, even

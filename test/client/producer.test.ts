@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, readBatchHeader } from '../../log/index.js';
 import { ProducerStateTable } from '../../node/producer-state.js';
-import { fakeNode, okError } from './fakes.js';
+import { fakeNode, okError, topicLearnedOnFirstLookup } from './fakes.js';
 import { Producer } from '../../client/producer.js';
 
 /** A fake node that accepts batches up to `limit` bytes and assigns offsets like a leader. */
@@ -164,7 +164,7 @@ describe('sticky partitioner', () => {
       },
     });
     const metadata = {
-      topic: async () => ({ name: 't', partitions: [0, 1, 2].map((partition) => ({ partition, replicas: [1] })) }),
+      ...topicLearnedOnFirstLookup({ name: 't', partitions: [0, 1, 2].map((partition) => ({ partition, replicas: [1] })) }),
       leaderAddress: async () => 'fake:1',
       anyAddress: () => 'fake:1',
       learn: () => undefined,
