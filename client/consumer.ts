@@ -217,7 +217,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
           if (rec.offset < next) continue;
           this.buffer.push({
             topic: this.opts.topic, partition, offset: rec.offset, timestamp: rec.timestamp, key: rec.key, value: rec.value,
-            headers: Object.fromEntries(rec.headers.map((x) => [x.key, x.value])),
+            headers: rec.headers.length === 0 ? {} : Object.fromEntries(rec.headers.map((x) => [x.key, x.value])),
           });
         }
       }
