@@ -19,8 +19,9 @@ import type { FetchResponse__Output } from '../proto/gen/ferry/v1/FetchResponse.
 import { checkHistory } from './checker.js';
 import type { HistoryEvent, ReadEvent } from './history.js';
 import { LocalCluster } from './local-cluster.js';
-import { faultKinds, networkFaultKinds, runNemesis, type FaultKind } from './nemesis.js';
+import { faultKinds, networkFaultKinds, nftFaultKinds, runNemesis, type FaultKind } from './nemesis.js';
 import { NetnsNetwork } from './netns.js';
+import { requireNft } from './nft-cuts.js';
 import { SeededRandom } from './prng.js';
 import { ChaosPollers } from './pollers.js';
 import { ChaosReaders } from './readers.js';
@@ -97,6 +98,8 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
   // history says: the nemesis only ever SIGKILLs, and the final stop comes after the check.
   const crashes: string[] = [];
   let checking = true;
+  const nftKinds = [...new Set(o.nemesis.filter((k) => nftFaultKinds.includes(k)))];
+  if (nftKinds.length > 0) requireNft(nftKinds);
   const network = o.nemesis.some((k) => networkFaultKinds.includes(k)) ? NetnsNetwork.create(ids) : undefined;
   let cluster: LocalCluster;
   try {
@@ -156,7 +159,10 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     o.progress(`healing: every node running, reading ${o.partitions} partitions from every replica`);
     for (const id of cluster.ids) if (!cluster.isRunning(id)) cluster.startNode(id);
     for (const id of cluster.ids) cluster.resume(id);
-    if (network) for (const id of cluster.ids) network.heal(id);
+    if (network) {
+      for (const id of cluster.ids) network.heal(id);
+      network.healCuts();
+    }
     await cluster.waitReady();
     // Moves still under way would have the final read ask a replica that is still catching up.
     let md = await ferry.admin.metadata$([topic]);
