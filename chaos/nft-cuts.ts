@@ -17,7 +17,7 @@ export function requireNft(kinds: readonly string[]): void {
     execFileSync('nft', ['--version'], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new Error(`nemesis ${kinds.join(', ')} cuts node-to-node traffic with nftables, but ${missing ? '`nft` is not installed (apt-get install nftables)' : `\`nft --version\` failed: ${err instanceof Error ? err.message : String(err)}`}; install it or leave ${kinds.join(', ')} out of --nemesis`);
+    throw new Error(`nemesis ${kinds.join(', ')} cut${kinds.length === 1 ? 's' : ''} node-to-node traffic with nftables, but ${missing ? '`nft` is not installed (apt-get install nftables)' : `\`nft --version\` failed: ${err instanceof Error ? err.message : String(err)}`}; install it or leave ${kinds.join(', ')} out of --nemesis`);
   }
 }
 
