@@ -111,6 +111,9 @@ async function readReplica(pool: ConnectionPool, address: string, topic: string,
 }
 
 export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summary: Record<string, unknown> }> {
+  // Before anything is created: a missing nft must not leave a data directory behind.
+  const nftKinds = [...new Set(o.nemesis.filter((k) => nftFaultKinds.includes(k)))];
+  if (nftKinds.length > 0) requireNft(nftKinds);
   const dataRoot = mkdtempSync(path.join(os.tmpdir(), 'ferry-chaos-'));
   const history: HistoryEvent[] = [];
   const random = new SeededRandom(o.seed);
@@ -119,8 +122,6 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
   // history says: the nemesis only ever SIGKILLs, and the final stop comes after the check.
   const crashes: string[] = [];
   let checking = true;
-  const nftKinds = [...new Set(o.nemesis.filter((k) => nftFaultKinds.includes(k)))];
-  if (nftKinds.length > 0) requireNft(nftKinds);
   const network = o.nemesis.some((k) => networkFaultKinds.includes(k)) ? NetnsNetwork.create(ids) : undefined;
   let cluster: LocalCluster;
   try {
