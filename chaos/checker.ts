@@ -11,6 +11,12 @@
  *   nonmonotonic-send     one producer's acknowledged offsets go backwards within a partition
  *   poll-skip             a consumer's next poll jumped over a data record of the final log
  *   nonmonotonic-poll     a consumer's next poll went back to (or before) what it already had
+ *                         (both per consumer and partition; a group member's continuity restarts
+ *                         at each of its rebalance markers: a new owner resumes at the committed offset)
+ *   group-skip            a consumer group's committed offset (after the final heal) is above a data
+ *                         record of the final log that no member was ever handed (promise 3)
+ *   lost-commit           an acknowledged offset commit is above the group's committed offset after
+ *                         the final heal (commits only move forward under one owner; promise 3)
  *   uncommitted-read      a value read during the run that was never acknowledged and is not in the final log
  *   unexpected            a value nobody tried to write (corruption)
  *
@@ -19,11 +25,11 @@
  * started after the kill (its median and maximum).
  */
 import { controlMarkerPrefix } from './fetched-records.js';
-import type { HistoryEvent, NemesisEvent, PollEvent, ProduceEvent, ReadEvent } from './history.js';
+import type { GroupOffsetsEvent, HistoryEvent, NemesisEvent, PollEvent, ProduceEvent, ReadEvent, RebalanceEvent } from './history.js';
 
 export const anomalyKinds = [
   'lost-write', 'unseen', 'wrong-offset', 'failed-but-present', 'duplicate', 'inconsistent-offsets', 'nonmonotonic-send',
-  'poll-skip', 'nonmonotonic-poll', 'uncommitted-read', 'unexpected',
+  'poll-skip', 'nonmonotonic-poll', 'group-skip', 'lost-commit', 'uncommitted-read', 'unexpected',
 ] as const;
 export type AnomalyKind = (typeof anomalyKinds)[number];
 
@@ -37,7 +43,11 @@ export interface CheckResult {
   readonly valid: boolean;
   readonly anomalies: readonly Anomaly[];
   readonly counts: Record<AnomalyKind, number>;
-  readonly stats: { attempts: number; acked: number; failed: number; unknown: number; unknownPresent: number; finalRecords: number; polls: number };
+  readonly stats: {
+    attempts: number; acked: number; failed: number; unknown: number; unknownPresent: number; finalRecords: number; polls: number;
+    /** Group members' acknowledged offset commits and rebalance markers. */
+    commits: number; rebalances: number;
+  };
   readonly availability: Availability;
 }
 
@@ -142,7 +152,8 @@ export function checkHistory(history: readonly HistoryEvent[], options: CheckOpt
   checkSends(produces.values(), add);
   const logStartOf = (partition: number): number => options.logStarts?.get(partition) ?? 0;
   const polls = history.filter((e): e is PollEvent => e.kind === 'poll');
-  checkPolls(polls, finalValueAt, finalPartitions, logStartOf, add);
+  checkPolls(history, finalValueAt, finalPartitions, logStartOf, add);
+  checkGroups(history, finalValueAt, finalPartitions, logStartOf, add);
 
   // Read during the run, never acknowledged, and not in the final log: served before it committed.
   const reported = new Set<string>();
@@ -165,7 +176,11 @@ export function checkHistory(history: readonly HistoryEvent[], options: CheckOpt
   const fatal = anomalies.some((a) => fatalKinds.has(a.kind) || (options.duplicatesAreFatal === true && a.kind === 'duplicate'));
   return {
     valid: !fatal, anomalies, counts,
-    stats: { attempts: produces.size, acked, failed, unknown, unknownPresent, finalRecords, polls: polls.length },
+    stats: {
+      attempts: produces.size, acked, failed, unknown, unknownPresent, finalRecords, polls: polls.length,
+      commits: history.filter((e) => e.kind === 'commit' && e.error === undefined).length,
+      rebalances: history.filter((e) => e.kind === 'rebalance').length,
+    },
     availability: availabilityOf(history, [...produces.values()]),
   };
 }
@@ -190,14 +205,22 @@ function checkSends(produces: Iterable<ProduceEvent>, add: AddAnomaly): void {
 /**
  * A consumer's polls of a partition must continue where the last one ended: nothing it jumps
  * over may be a data record of the final log (control records and offsets retention removed are
- * not handed to consumers), and it never goes back.
+ * not handed to consumers), and it never goes back. A group member's rebalance marker for a
+ * partition ends that run of polls: when it owns the partition again it resumes from the group's
+ * committed offset, which may lie behind what it read before (group-skip checks that boundary).
  */
 function checkPolls(
-  polls: readonly PollEvent[], finalValueAt: ReadonlyMap<string, string>, finalPartitions: ReadonlySet<number>,
+  history: readonly HistoryEvent[], finalValueAt: ReadonlyMap<string, string>, finalPartitions: ReadonlySet<number>,
   logStartOf: (partition: number) => number, add: AddAnomaly,
 ): void {
   const lastOffset = new Map<string, number>();
-  for (const p of [...polls].sort((a, b) => a.timeMs - b.timeMs)) {
+  // Sorting is stable: events with one timestamp keep the order they were recorded in.
+  const events = history.filter((e): e is PollEvent | RebalanceEvent => e.kind === 'poll' || e.kind === 'rebalance').sort((a, b) => a.timeMs - b.timeMs);
+  for (const p of events) {
+    if (p.kind === 'rebalance') {
+      for (const partition of p.partitions) lastOffset.delete(`${p.member}/${partition}`);
+      continue;
+    }
     const key = `${p.consumer}/${p.partition}`;
     for (const { offset } of p.records) {
       const prev = lastOffset.get(key);
@@ -213,6 +236,52 @@ function checkPolls(
         }
       }
       lastOffset.set(key, Math.max(prev ?? -1, offset));
+    }
+  }
+}
+
+/**
+ * A committed offset says "everything below was consumed". With the group's committed offsets as
+ * the cluster serves them after the final heal: every data record of the final log from the log
+ * start up to a partition's committed offset was handed to some member (group-skip), and no
+ * acknowledged commit of a partition is above where the group ended (lost-commit).
+ */
+function checkGroups(
+  history: readonly HistoryEvent[], finalValueAt: ReadonlyMap<string, string>, finalPartitions: ReadonlySet<number>,
+  logStartOf: (partition: number) => number, add: AddAnomaly,
+): void {
+  for (const f of history.filter((e): e is GroupOffsetsEvent => e.kind === 'group-offsets')) {
+    const handed = new Set<string>();
+    for (const e of history) if (e.kind === 'poll' && e.group === f.group) for (const r of e.records) handed.add(`${e.partition}/${r.offset}`);
+    for (const { partition, offset } of f.offsets) {
+      if (!finalPartitions.has(partition)) continue;
+      let first: { offset: number; value: string } | undefined;
+      let unread = 0;
+      for (let o = logStartOf(partition); o < offset; o += 1) {
+        const v = finalValueAt.get(`${partition}/${o}`);
+        if (v === undefined || v.startsWith(controlMarkerPrefix) || handed.has(`${partition}/${o}`)) continue;
+        first ??= { offset: o, value: v };
+        unread += 1;
+      }
+      if (first) {
+        add('group-skip', partition, `group ${f.group} committed offset ${offset}, but no member was ever handed "${first.value}" at offset ${first.offset}` +
+          (unread > 1 ? ` (${unread} records below it unread)` : ''));
+      }
+    }
+    const ended = new Map(f.offsets.map((o) => [o.partition, o.offset]));
+    const highest = new Map<number, { offset: number; member: string; generation: number }>();
+    for (const e of history) {
+      if (e.kind !== 'commit' || e.group !== f.group || e.error !== undefined) continue;
+      for (const { partition, offset } of e.offsets) {
+        if (offset > (highest.get(partition)?.offset ?? -1)) highest.set(partition, { offset, member: e.member, generation: e.generation });
+      }
+    }
+    for (const [partition, c] of highest) {
+      const end = ended.get(partition) ?? -1;
+      if (end < c.offset) {
+        add('lost-commit', partition, `group ${f.group}: ${c.member} had offset ${c.offset} acknowledged in generation ${c.generation}, ` +
+          `but the group's committed offset after healing is ${end < 0 ? 'none' : end}`);
+      }
     }
   }
 }

@@ -35,9 +35,52 @@ export interface ReadEvent {
 export interface PollEvent {
   readonly kind: 'poll';
   readonly consumer: string;
+  /** Set when the consumer is a member of this consumer group (partitions come and go). */
+  readonly group?: string;
   readonly partition: number;
   readonly timeMs: number;
   readonly records: ReadonlyArray<{ readonly offset: number; readonly value: string }>;
+}
+
+export interface PartitionOffset {
+  readonly partition: number;
+  /** The next offset to read (Kafka's meaning of a committed offset). */
+  readonly offset: number;
+}
+
+/**
+ * A group member's assignment changed (a rebalance boundary): it was given partitions (it reads
+ * them from the group's committed offset), or gave them up (revoked), or lost them (its session
+ * expired). Its polls of a partition are held to continuity only between two such markers.
+ */
+export interface RebalanceEvent {
+  readonly kind: 'rebalance';
+  readonly group: string;
+  readonly member: string;
+  readonly timeMs: number;
+  readonly action: 'assigned' | 'revoked' | 'lost';
+  readonly generation: number;
+  readonly partitions: readonly number[];
+}
+
+/** An offset commit a group member sent, once answered: acknowledged, or with its error. */
+export interface CommitEvent {
+  readonly kind: 'commit';
+  readonly group: string;
+  readonly member: string;
+  readonly timeMs: number;
+  readonly generation: number;
+  readonly offsets: readonly PartitionOffset[];
+  /** Absent when the coordinator acknowledged the commit; otherwise refused or unknown. */
+  readonly error?: string;
+}
+
+/** A group's committed offsets as the cluster serves them after the final heal. */
+export interface GroupOffsetsEvent {
+  readonly kind: 'group-offsets';
+  readonly group: string;
+  readonly timeMs: number;
+  readonly offsets: readonly PartitionOffset[];
 }
 
 export interface NemesisEvent {
@@ -47,4 +90,4 @@ export interface NemesisEvent {
   readonly nodes: readonly number[];
 }
 
-export type HistoryEvent = ProduceEvent | ReadEvent | PollEvent | NemesisEvent;
+export type HistoryEvent = ProduceEvent | ReadEvent | PollEvent | NemesisEvent | RebalanceEvent | CommitEvent | GroupOffsetsEvent;

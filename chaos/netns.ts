@@ -3,12 +3,15 @@
  * pair on a bridge in the root namespace (addresses in a private /24 that exists only inside this
  * run's namespaces). Isolating a node sets its bridge port down; healing sets it up again. A split
  * moves a minority's ports to a second bridge that leads nowhere else: they still reach each
- * other, but neither the majority nor the root namespace (clients); healing moves them back. Needs
- * root and iproute2 (`ip`). Interface names carry a per-run tag so concurrent runs and cleanup
- * never touch each other's namespaces.
+ * other, but neither the majority nor the root namespace (clients); healing moves them back. Both
+ * cut the clients off too. Peer cuts (nftables, `cutBetween`) drop only node-to-node traffic
+ * between two sides, so clients keep reaching every node. Needs root and iproute2 (`ip`), and
+ * nftables (`nft`) for peer cuts. Interface names carry a per-run tag so concurrent runs and
+ * cleanup never touch each other's namespaces.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
+import { clearCut, dropPeers } from './nft-cuts.js';
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -20,6 +23,8 @@ export class NetnsNetwork {
   private readonly created: number[] = [];
   private bridgeUp = false;
   private sideBridgeUp = false;
+  /** Nodes whose namespace holds an nftables cut now. */
+  private readonly cut = new Set<number>();
 
   private constructor() {}
 
@@ -94,8 +99,35 @@ export class NetnsNetwork {
     for (const id of minority) ip('link', 'set', this.veth(id), 'master', this.bridge);
   }
 
+  /**
+   * Nodes of `a` and nodes of `b` stop reaching each other (both directions, in every namespace
+   * involved); every other path, the clients' included, stays. Replaces any earlier peer cut.
+   */
+  cutBetween(a: readonly number[], b: readonly number[]): void {
+    if (a.length === 0 || b.length === 0 || a.some((id) => b.includes(id))) {
+      throw new Error(`a peer cut needs two disjoint, non-empty sides; got [${a.join(', ')}] and [${b.join(', ')}]`);
+    }
+    this.healCuts();
+    const sides: Array<[readonly number[], readonly number[]]> = [[a, b], [b, a]];
+    for (const [side, other] of sides) {
+      for (const id of side) {
+        this.cut.add(id);
+        dropPeers(this.namespaceOf(id), other.map((o) => this.hostOf(o)));
+      }
+    }
+  }
+
+  /** Removes every peer cut. */
+  healCuts(): void {
+    for (const id of [...this.cut]) {
+      clearCut(this.namespaceOf(id));
+      this.cut.delete(id);
+    }
+  }
+
   /** Removes every namespace and the bridge this run created (the veths go with them). */
   teardown(): void {
+    this.cut.clear(); // the tables go with their namespaces
     for (const id of this.created.splice(0)) {
       try {
         ip('netns', 'del', this.namespaceOf(id));

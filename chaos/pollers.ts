@@ -4,8 +4,45 @@
  * checker holds them to continuity: a poll never jumps over a data record of the final log and
  * never goes back (poll-skip, nonmonotonic-poll), and nothing read was uncommitted.
  */
-import { createClient, type Consumer, type FerryClient } from '../client/index.js';
+import { createClient, type ConsumedRecord, type Consumer, type FerryClient } from '../client/index.js';
 import type { PollEvent } from './history.js';
+
+export interface PollLoop {
+  /** The consumer's name in the history. */
+  readonly name: string;
+  /** The consumer group it is a member of, if any. */
+  readonly group?: string;
+  readonly poll: () => Promise<ConsumedRecord[]>;
+  readonly stopped: () => boolean;
+  readonly record: (e: PollEvent) => void;
+  /** Told of every poll that returned records. */
+  readonly onPoll?: () => void;
+}
+
+/**
+ * Polls until stopped, recording each batch as one event per partition, in the order handed.
+ * Recording happens right after poll() resolves, before anything can mark the batch processed
+ * and commit it (the group check relies on commits never passing recorded reads).
+ */
+export async function pollLoop(l: PollLoop): Promise<void> {
+  while (!l.stopped()) {
+    try {
+      const records = await l.poll();
+      if (records.length === 0) continue;
+      l.onPoll?.();
+      const timeMs = Date.now();
+      for (const partition of new Set(records.map((r) => r.partition))) {
+        l.record({
+          kind: 'poll', consumer: l.name, ...(l.group !== undefined ? { group: l.group } : {}), partition, timeMs,
+          records: records.filter((r) => r.partition === partition).map((r) => ({ offset: r.offset, value: r.value?.toString() ?? '' })),
+        });
+      }
+    } catch {
+      // The consumer retries fetches itself; an error here is a fault in progress: poll again.
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
 
 export interface PollersOptions {
   readonly bootstrap: readonly string[];
@@ -30,7 +67,12 @@ export class ChaosPollers {
     for (let p = 0; p < this.o.partitions; p += 1) {
       const consumer = this.client.consumer({ topic: this.o.topic, partitions: [p], from: 'earliest', maxWaitMs: 200, requestTimeoutMs: 2_000 });
       this.consumers.push(consumer);
-      this.loops.push(this.loop(`poller-p${p}`, p, consumer));
+      this.loops.push(pollLoop({
+        name: `poller-p${p}`, poll: () => consumer.poll(300), stopped: () => this.stopped, record: this.o.record,
+        onPoll: () => {
+          this.polls += 1;
+        },
+      }));
     }
   }
 
@@ -39,22 +81,5 @@ export class ChaosPollers {
     await Promise.all(this.loops);
     for (const c of this.consumers) c.close();
     this.client.close();
-  }
-
-  private async loop(name: string, partition: number, consumer: Consumer): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const records = await consumer.poll(300);
-        if (records.length === 0) continue;
-        this.polls += 1;
-        this.o.record({
-          kind: 'poll', consumer: name, partition, timeMs: Date.now(),
-          records: records.map((r) => ({ offset: r.offset, value: r.value?.toString() ?? '' })),
-        });
-      } catch {
-        // The consumer retries fetches itself; an error here is a fault in progress: poll again.
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
   }
 }

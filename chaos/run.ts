@@ -1,7 +1,8 @@
 /**
  * `npm run chaos -- --time 30 --nemesis kill,pause,kill-leader --seed 7`: a local cluster, a
- * produce workload with unique values, a seeded fault schedule, then heal, read every partition
- * from every replica, and check the history. Prints a progress line per fault, the verdict, and a
+ * produce workload with unique values, replica readers, tailing consumers and a consumer group,
+ * a seeded fault schedule, then heal, read every partition from every replica and the group's
+ * committed offsets, and check the history. Prints a progress line per fault, the verdict, and a
  * last line of JSON; exits 1 when a promise was broken. The history is written as JSON lines.
  * Stops every node it started, by pid, even on failure.
  */
@@ -17,10 +18,12 @@ import { dataRecordsOf } from './fetched-records.js';
 import { ConnectionPool, unary } from '../client/connection-pool.js';
 import type { FetchResponse__Output } from '../proto/gen/ferry/v1/FetchResponse.js';
 import { checkHistory } from './checker.js';
-import type { HistoryEvent, ReadEvent } from './history.js';
+import { ChaosGroupMembers } from './group-members.js';
+import type { HistoryEvent, PartitionOffset, ReadEvent } from './history.js';
 import { LocalCluster } from './local-cluster.js';
-import { faultKinds, networkFaultKinds, runNemesis, type FaultKind } from './nemesis.js';
+import { faultKinds, networkFaultKinds, nftFaultKinds, runNemesis, type FaultKind } from './nemesis.js';
 import { NetnsNetwork } from './netns.js';
+import { requireNft } from './nft-cuts.js';
 import { SeededRandom } from './prng.js';
 import { ChaosPollers } from './pollers.js';
 import { ChaosReaders } from './readers.js';
@@ -33,6 +36,8 @@ export interface ChaosOptions {
   readonly nodes: number;
   readonly partitions: number;
   readonly producers: number;
+  /** Members of the chaos consumer group (default 3; 0 for none). */
+  readonly groupMembers?: number;
   readonly historyFile?: string;
   /** How producers retry (default "idempotent"); duplicates are an anomaly only when idempotent. */
   readonly producerMode?: ProducerMode;
@@ -44,6 +49,23 @@ export interface ChaosOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The chaos consumer group, and how often one of its members is replaced (a rebalance under faults). */
+const groupId = 'chaos-group';
+const groupChurnMs = 5_000;
+
+/** The group's committed offsets of `topic` after healing (its coordinator may still be moving: retried for 30 s). */
+async function committedOffsets(ferry: FerryClient, topic: string): Promise<PartitionOffset[]> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const committed = await ferry.groups.committed(groupId);
+      return [...committed].filter(([k]) => k.startsWith(`${topic}/`))
+        .map(([k, offset]) => ({ partition: Number(k.slice(topic.length + 1)), offset })).sort((a, b) => a.partition - b.partition);
+    } catch (err) {
+      if (attempt >= 60) throw new Error(`could not read group ${groupId}'s committed offsets after healing: ${err instanceof Error ? err.message : String(err)}`);
+      await sleep(500);
+    }
+  }
+}
 
 /** Asks the leader of a random partition to hand over to another of its replicas. */
 async function transferSomeLeadership(ferry: FerryClient, cluster: LocalCluster, topic: string, random: SeededRandom): Promise<boolean> {
@@ -89,6 +111,9 @@ async function readReplica(pool: ConnectionPool, address: string, topic: string,
 }
 
 export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summary: Record<string, unknown> }> {
+  // Before anything is created: a missing nft must not leave a data directory behind.
+  const nftKinds = [...new Set(o.nemesis.filter((k) => nftFaultKinds.includes(k)))];
+  if (nftKinds.length > 0) requireNft(nftKinds);
   const dataRoot = mkdtempSync(path.join(os.tmpdir(), 'ferry-chaos-'));
   const history: HistoryEvent[] = [];
   const random = new SeededRandom(o.seed);
@@ -135,6 +160,11 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     readers.start();
     const pollers = new ChaosPollers({ bootstrap: cluster.bootstrap(), topic, partitions: o.partitions, record: (e) => history.push(e) });
     pollers.start();
+    const groupMembers = o.groupMembers ?? 3;
+    const group = groupMembers > 0
+      ? new ChaosGroupMembers({ bootstrap: cluster.bootstrap(), topic, group: groupId, members: groupMembers, churnMs: groupChurnMs, record: (e) => history.push(e) })
+      : undefined;
+    group?.start();
     const faults = await runNemesis({
       cluster, network, kinds: o.nemesis, random, untilMs: Date.now() + o.seconds * 1000, record: (e) => history.push(e), progress: o.progress,
       leaderOf: async () => (await ferry.admin.describeTopic(topic).catch(() => []))[random.int(0, o.partitions - 1)]?.leaderId,
@@ -153,10 +183,14 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     await workload.stop();
     await readers.stop();
     await pollers.stop();
+    await group?.stop();
     o.progress(`healing: every node running, reading ${o.partitions} partitions from every replica`);
     for (const id of cluster.ids) if (!cluster.isRunning(id)) cluster.startNode(id);
     for (const id of cluster.ids) cluster.resume(id);
-    if (network) for (const id of cluster.ids) network.heal(id);
+    if (network) {
+      for (const id of cluster.ids) network.heal(id);
+      network.healCuts();
+    }
     await cluster.waitReady();
     // Moves still under way would have the final read ask a replica that is still catching up.
     let md = await ferry.admin.metadata$([topic]);
@@ -189,6 +223,7 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
         history.push(e);
       }
     }
+    if (group) history.push({ kind: 'group-offsets', group: groupId, timeMs: Date.now(), offsets: await committedOffsets(ferry, topic) });
     if (o.historyFile) writeFileSync(o.historyFile, history.map((e) => JSON.stringify(e)).join('\n') + '\n');
     const result = checkHistory(history, { logStarts, duplicatesAreFatal: mode === 'idempotent' });
     checking = false;
@@ -198,6 +233,10 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
     o.progress(`history: ${result.stats.attempts} produces (${result.stats.acked} acked, ${result.stats.failed} failed, ${result.stats.unknown} unknown), ` +
       `${readers.reads} replica reads, ${result.stats.polls} consumer polls; anomalies: ` +
       (result.anomalies.length === 0 ? 'none' : Object.entries(result.counts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')));
+    if (group) {
+      o.progress(`group ${groupId}: ${groupMembers} members (one replaced every ${groupChurnMs / 1000} s), ${group.polls} polls, ` +
+        `${result.stats.commits} acknowledged commits, ${result.stats.rebalances} rebalance markers`);
+    }
     o.progress(`availability: longest time without an acknowledged produce per partition ${JSON.stringify(av.longestNoAckMs)} ms; ` +
       `after ${av.leaderKills} leader kill(s), every partition acknowledged again in median ${av.leaderKillToAckMedianMs ?? '-'} ms, max ${av.leaderKillToAckMaxMs ?? '-'} ms`);
     const valid = result.valid && crashes.length === 0;
@@ -206,6 +245,7 @@ export async function runChaos(o: ChaosOptions): Promise<{ valid: boolean; summa
       valid,
       summary: {
         valid, seed: o.seed, seconds: o.seconds, producerMode: mode, faults, readsDuringRun: readers.reads, retries: workload.retries, nodeExits: crashes.length,
+        groupPolls: group?.polls ?? 0,
         logStarts: Object.fromEntries(logStarts), ...result.stats, ...result.counts,
         longestNoAckMs: Math.max(0, ...Object.values(result.availability.longestNoAckMs)),
         leaderKills: result.availability.leaderKills, leaderKillToAckMedianMs: result.availability.leaderKillToAckMedianMs,
@@ -254,6 +294,7 @@ async function main(): Promise<void> {
       time: { type: 'string', default: '30' }, nemesis: { type: 'string', default: 'kill,pause,kill-leader' },
       seed: { type: 'string', default: String(Date.now() % 100_000) }, nodes: { type: 'string', default: '3' },
       partitions: { type: 'string', default: '3' }, producers: { type: 'string', default: '4' }, history: { type: 'string' },
+      'group-members': { type: 'string', default: '3' },
       fsync: { type: 'string' }, retention: { type: 'boolean', default: false }, producer: { type: 'string', default: 'idempotent' },
       'lose-replies': { type: 'string', default: '0' },
     },
@@ -266,6 +307,7 @@ async function main(): Promise<void> {
   const options: ChaosOptions = {
     seconds: int('time', values.time, 5, 3_600), nemesis: parseKinds(values.nemesis!), seed: int('seed', values.seed, 0, 2 ** 31),
     nodes: int('nodes', values.nodes, 3, 5), partitions: int('partitions', values.partitions, 1, 64), producers: int('producers', values.producers, 1, 64),
+    groupMembers: int('group-members', values['group-members'], 0, 16),
     historyFile: values.history, progress: (line) => process.stderr.write(`${line}\n`),
     nodeEnv: { ...(values.fsync ? { FERRY_FSYNC: values.fsync } : {}), FERRY_FAULT_LOSE_PRODUCE_REPLIES: String(int('lose-replies', values['lose-replies'], 0, 100)) },
     retention: values.retention, producerMode: parseMode(values.producer!),

@@ -53,6 +53,12 @@ export interface GroupConsumerOptions {
   readonly onRevoked?: (partitions: readonly TopicPartitionRef[]) => void | Promise<void>;
   /** Called when partitions were lost without a chance to commit (the session expired). */
   readonly onLost?: (partitions: readonly TopicPartitionRef[]) => void | Promise<void>;
+  /**
+   * Told of every offset commit once the coordinator answered (auto, on revoke, on close or by
+   * commit()): the offsets ("next offset to read") and, when it was refused or its outcome is
+   * unknown, the error. For audit trails and tests that must know exactly what was committed.
+   */
+  readonly onCommit?: (offsets: ReadonlyArray<TopicPartitionRef & { readonly offset: number }>, error?: FerryError) => void;
   readonly maxWaitMs?: number;
   readonly maxBytes?: number;
   /** Records buffered ahead of the reader, per topic (default 2,000). */
@@ -218,7 +224,13 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         return { topic: k.slice(0, slash), partition: Number(k.slice(slash + 1)), offset };
       });
       if (wanted.length === 0) return;
-      await this.membership.commit(wanted);
+      try {
+        await this.membership.commit(wanted);
+      } catch (err) {
+        this.opts.onCommit?.(wanted, err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false));
+        throw err;
+      }
+      this.opts.onCommit?.(wanted);
       for (const o of wanted) if (this.committed.has(keyOf(o.topic, o.partition))) this.committed.set(keyOf(o.topic, o.partition), o.offset);
     };
     const next = this.commitChain.then(run);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkHistory } from '../../chaos/checker.js';
-import type { HistoryEvent, ProduceOutcome } from '../../chaos/history.js';
+import type { HistoryEvent, ProduceOutcome, RebalanceEvent } from '../../chaos/history.js';
 
 const produce = (value: string, outcome: ProduceOutcome, partition = 0): HistoryEvent =>
   ({ kind: 'produce', process: 'p0', value, partition, startMs: 0, endMs: 1, outcome });
@@ -16,7 +16,7 @@ describe('chaos history checker', () => {
     ]);
     expect(r.valid).toBe(true);
     expect(r.anomalies).toEqual([]);
-    expect(r.stats).toEqual({ attempts: 4, acked: 1, failed: 1, unknown: 2, unknownPresent: 1, finalRecords: 2, polls: 0 });
+    expect(r.stats).toEqual({ attempts: 4, acked: 1, failed: 1, unknown: 2, unknownPresent: 1, finalRecords: 2, polls: 0, commits: 0, rebalances: 0 });
   });
 
   it('finds a lost acknowledged write', () => {
@@ -105,5 +105,57 @@ describe('chaos checker: producers, consumers and availability', () => {
       read('n1', [[1, 'a'], [2, 'c'], [3, 'e']], true, 0), read('n1', [[1, 'b'], [2, 'd']], true, 1),
     ]);
     expect(r.availability).toEqual({ longestNoAckMs: { 0: 600, 1: 750 }, leaderKills: 1, leaderKillToAckMedianMs: 305, leaderKillToAckMaxMs: 305 });
+  });
+});
+
+describe('chaos checker: consumer groups', () => {
+  const sent = (value: string, offset: number): HistoryEvent =>
+    ({ kind: 'produce', process: 'p1', value, partition: 0, startMs: 0, endMs: 1, outcome: { type: 'ok', offset } });
+  const handed = (member: string, records: Array<[number, string]>, timeMs: number): HistoryEvent =>
+    ({ kind: 'poll', consumer: member, group: 'g', partition: 0, timeMs, records: records.map(([offset, value]) => ({ offset, value })) });
+  const marker = (member: string, action: RebalanceEvent['action'], timeMs: number, generation = 1): HistoryEvent =>
+    ({ kind: 'rebalance', group: 'g', member, timeMs, action, generation, partitions: [0] });
+  const commit = (member: string, offset: number, timeMs: number, error?: string): HistoryEvent =>
+    ({ kind: 'commit', group: 'g', member, timeMs, generation: 1, offsets: [{ partition: 0, offset }], ...(error ? { error } : {}) });
+  const ended = (offset: number): HistoryEvent => ({ kind: 'group-offsets', group: 'g', timeMs: 100, offsets: [{ partition: 0, offset }] });
+  // a b c d at offsets 0-3, a control record (a new leader's no-op) at 4, e at 5.
+  const log = [sent('a', 0), sent('b', 1), sent('c', 2), sent('d', 3), sent('e', 5),
+    read('n1', [[0, 'a'], [1, 'b'], [2, 'c'], [3, 'd'], [4, '<control>@2'], [5, 'e']])];
+
+  it('accepts a group whose partition moves between members: the new owner re-reads from the committed offset', () => {
+    const r = checkHistory([...log,
+      marker('m0', 'assigned', 10), handed('m0', [[0, 'a'], [1, 'b'], [2, 'c']], 11), commit('m0', 2, 12), marker('m0', 'revoked', 13, 2),
+      marker('m1', 'assigned', 14, 2), handed('m1', [[2, 'c'], [3, 'd']], 15), handed('m1', [[5, 'e']], 16), commit('m1', 6, 17),
+      // m0 gets it back later and resumes at 6: its earlier reads stopped at 2, and that is no skip.
+      marker('m1', 'revoked', 18, 3), marker('m0', 'assigned', 19, 3), commit('m0', 6, 20, 'PARTITION_NOT_OWNED'), ended(6)]);
+    expect(r.anomalies).toEqual([]);
+    expect(r.stats).toMatchObject({ commits: 2, rebalances: 5, polls: 3 });
+  });
+
+  it('still holds a member to continuity between its rebalance markers', () => {
+    const r = checkHistory([...log, marker('m0', 'assigned', 10), handed('m0', [[0, 'a'], [1, 'b'], [2, 'c']], 11), handed('m0', [[1, 'b']], 12)]);
+    expect(r.anomalies).toEqual([{ kind: 'nonmonotonic-poll', partition: 0, detail: 'm0 was handed offset 1 after offset 2' }]);
+    // Across a marker the same reads are a new owner's resumption, not a step back.
+    expect(checkHistory([...log, handed('m0', [[0, 'a'], [1, 'b'], [2, 'c']], 11), marker('m0', 'lost', 12), marker('m0', 'assigned', 13),
+      handed('m0', [[1, 'b']], 14)]).anomalies).toEqual([]);
+  });
+
+  it('finds a committed offset above a record no member was handed (group-skip)', () => {
+    const r = checkHistory([...log,
+      marker('m0', 'assigned', 10), handed('m0', [[0, 'a'], [1, 'b']], 11), commit('m0', 2, 12), marker('m0', 'revoked', 13, 2),
+      // m1 starts past c (say, from "latest"): commits 6 having never been handed c or d.
+      marker('m1', 'assigned', 14, 2), handed('m1', [[5, 'e']], 15), commit('m1', 6, 16), ended(6)]);
+    expect(r.valid).toBe(false);
+    expect(r.anomalies).toEqual([{ kind: 'group-skip', partition: 0, detail: 'group g committed offset 6, but no member was ever handed "c" at offset 2 (2 records below it unread)' }]);
+    // Below the log start (retention removed it) nothing needed reading.
+    expect(checkHistory([...log, handed('m1', [[5, 'e']], 15), ended(6)], { logStarts: new Map([[0, 4]]) }).anomalies).toEqual([]);
+  });
+
+  it('finds an acknowledged commit the group lost (lost-commit), but not a refused one', () => {
+    const h = [...log, marker('m0', 'assigned', 10), handed('m0', [[0, 'a'], [1, 'b'], [2, 'c'], [3, 'd']], 11), commit('m0', 2, 12)];
+    const r = checkHistory([...h, commit('m0', 4, 13), ended(2)]);
+    expect(r.valid).toBe(false);
+    expect(r.anomalies).toEqual([{ kind: 'lost-commit', partition: 0, detail: 'group g: m0 had offset 4 acknowledged in generation 1, but the group\'s committed offset after healing is 2' }]);
+    expect(checkHistory([...h, commit('m0', 4, 13, 'TIMEOUT'), ended(2)]).anomalies).toEqual([]);
   });
 });

@@ -49,7 +49,7 @@ describe('chaos (short run; `npm run chaos -- --time 300` for a long one)', () =
   it('finds the duplicates that retries without idempotence write (the check works)', async () => {
     const lines: string[] = [];
     const { valid, summary } = await runChaos({
-      seconds: 8, nemesis: ['kill-leader'], seed: 11, nodes: 3, partitions: 1, producers: 2, producerMode: 'retry',
+      seconds: 8, nemesis: ['kill-leader'], seed: 11, nodes: 3, partitions: 1, producers: 2, producerMode: 'retry', groupMembers: 0,
       nodeEnv: { FERRY_FAULT_LOSE_PRODUCE_REPLIES: '20' }, progress: (line) => lines.push(line),
     });
     expect(summary.duplicate as number, lines.join('\n')).toBeGreaterThan(0);
@@ -58,16 +58,21 @@ describe('chaos (short run; `npm run chaos -- --time 300` for a long one)', () =
     expect(valid).toBe(true);
   }, 180_000);
 
-  it('keeps its promises through real network partitions (each node in its own namespace; needs root)', async () => {
+  it('keeps its promises through real network partitions, Jepsen\'s bridge and peer-only cuts that leave clients connected, with a consumer group reading (namespaces, nftables; needs root)', async () => {
     const lines: string[] = [];
     const { valid, summary } = await runChaos({
-      seconds: 15, nemesis: ['partition', 'partition-leader', 'kill'], seed: 5, nodes: 3, partitions: 3, producers: 3,
-      progress: (line) => lines.push(line),
+      seconds: 15, nemesis: ['bridge', 'partition-peers', 'partition-leader', 'kill'], seed: 5, nodes: 3, partitions: 3, producers: 3,
+      groupMembers: 3, progress: (line) => lines.push(line),
     });
     expect(lines.filter((l) => l.startsWith('ANOMALY')), lines.join('\n')).toEqual([]);
     expect(valid).toBe(true);
-    expect(lines.some((l) => l.includes('from the network'))).toBe(true);
+    expect(lines.some((l) => /bridge: nodes|off from its peers/.test(l)), lines.join('\n')).toBe(true);
     expect(summary.acked).toBeGreaterThan(100);
+    // The group read, committed and rebalanced (a member is replaced every 5 s), and skipped nothing.
+    expect(summary.groupPolls as number, lines.join('\n')).toBeGreaterThan(10);
+    expect(summary.commits as number).toBeGreaterThan(0);
+    expect(summary.rebalances as number).toBeGreaterThan(3);
+    expect(summary['group-skip']).toBe(0);
   }, 180_000);
 
   it('keeps its promises on 5 nodes through a 2-node minority split, leader kills and transfer storms (namespaces; needs root)', async () => {

@@ -182,14 +182,20 @@ describe('consumer groups on a 3-node cluster (real processes)', () => {
     }
   });
 
-  it('refuses a reset while the group has members, and stale or foreign commits, with clear errors', async () => {
+  it('refuses a reset while the group has members, and stale or foreign commits, with clear errors (onCommit is told either way)', async () => {
     await f.client.admin.createTopic('busy-t', { partitions: 3 });
-    const member = f.client.consumer({ group: 'busy', topics: ['busy-t'], ...opts });
+    const told: Array<{ offsets: unknown; code?: string }> = [];
+    const member = f.client.consumer({ group: 'busy', topics: ['busy-t'], ...opts, onCommit: (offsets, err) => told.push({ offsets, code: err?.code }) });
     try {
       await until('the member to join', async () => ((await member.poll(200)) && member.assignment().length === 3 ? true : undefined));
       await expect(f.client.groups.resetOffsets('busy', 'busy-t', 'earliest')).rejects.toMatchObject({ code: 'GROUP_NOT_EMPTY' });
       const foreign = await member.commit([{ topic: 'busy-t', partition: 9, offset: 1 }]).catch((e: unknown) => e);
       expect(foreign, String(foreign)).toMatchObject({ code: 'PARTITION_NOT_OWNED' });
+      await member.commit([{ topic: 'busy-t', partition: 0, offset: 0 }]);
+      expect(told.slice(-2)).toEqual([
+        { offsets: [{ topic: 'busy-t', partition: 9, offset: 1 }], code: 'PARTITION_NOT_OWNED' },
+        { offsets: [{ topic: 'busy-t', partition: 0, offset: 0 }], code: undefined },
+      ]);
       await expect(f.client.groups.delete('busy')).rejects.toMatchObject({ code: 'GROUP_NOT_EMPTY' });
     } finally {
       await member.close();
