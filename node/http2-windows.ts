@@ -1,5 +1,5 @@
 /**
- * HTTP/2 flow-control windows for the node's gRPC server. Node's default stream and connection
+ * HTTP/2 flow-control windows (and the largest frame) for the node's gRPC server. Node's default stream and connection
  * window is 64 KiB, so a 1 MiB produce or Raft frame crosses in sixteen window round trips
  * between two busy event loops; measured on loopback that capped the data path near 45 MB/s.
  * grpc-js lets a *client* widen its receive window ('grpc-node.flow_control_window') but has no
@@ -13,6 +13,14 @@ import type * as http2 from 'node:http2';
 
 /** Receive window per connection and per stream, in bytes. */
 export const http2WindowBytes = 16 * 1024 * 1024;
+/**
+ * Largest DATA frame the server accepts (HTTP/2's default is 16 KiB, the protocol's ceiling 16 MiB).
+ * Produce requests and Raft appends (the leader is the follower's gRPC client) are the data that
+ * flows *to* servers; with 16 KiB frames a 1 MiB message is 64 frames, each a trip through nghttp2
+ * and a 'data' event on both sides. Measured with bench:produce: ~+12% throughput and ~-12% node
+ * CPU per 1 KiB record with 1 MiB frames.
+ */
+export const http2FrameBytesMax = 1024 * 1024;
 
 /** Client channel options that widen the client's own receive window to match. */
 export const http2ClientWindowOptions = { 'grpc-node.flow_control_window': http2WindowBytes } as const;
@@ -20,7 +28,7 @@ export const http2ClientWindowOptions = { 'grpc-node.flow_control_window': http2
 function widen(session: http2.ServerHttp2Session): void {
   const apply = (): void => {
     session.setLocalWindowSize(http2WindowBytes);
-    session.settings({ initialWindowSize: http2WindowBytes });
+    session.settings({ initialWindowSize: http2WindowBytes, maxFrameSize: http2FrameBytesMax });
   };
   // Settings may only be changed once the session is connected.
   if (session.connecting) session.once('connect', apply);

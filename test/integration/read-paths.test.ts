@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBatch, readBatchHeader } from '../../log/index.js';
 import type { FetchStreamResponse__Output } from '../../proto/gen/ferry/v1/FetchStreamResponse.js';
 import type { ListOffsetsResponse__Output } from '../../proto/gen/ferry/v1/ListOffsetsResponse.js';
+import * as http2 from 'node:http2';
+import { http2FrameBytesMax, http2WindowBytes } from '../../node/http2-windows.js';
 import { startCluster, until, type Fixture } from './cluster-fixture.js';
 import { call, rawClient } from './raw-client.js';
 
@@ -21,6 +23,26 @@ async function leaderOf(topic: string): Promise<number> {
 }
 
 describe('read paths and shutdown', () => {
+  it('offers clients and peers wide HTTP/2 windows and large frames (a 1 MiB batch is not 64 frames)', async () => {
+    const session = http2.connect(`http://${f.cluster.addresses.get(1)!}`);
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const settings = await new Promise<http2.Settings>((resolve, reject) => {
+        session.once('error', reject);
+        // The server's own settings arrive first, then (once the connection is up) the widened ones.
+        const check = (s: http2.Settings): void => {
+          if (s.maxFrameSize === http2FrameBytesMax) resolve(s);
+          else session.once('remoteSettings', check);
+        };
+        session.once('remoteSettings', check);
+        timer = setTimeout(() => reject(new Error(`no widened settings; last: ${JSON.stringify(session.remoteSettings)}`)), 5_000);
+      }).finally(() => clearTimeout(timer));
+      expect(settings).toMatchObject({ maxFrameSize: http2FrameBytesMax, initialWindowSize: http2WindowBytes });
+    } finally {
+      session.destroy();
+    }
+  });
+
   it('FetchStream pushes committed batches as they commit, from the requested offset', async () => {
     await f.client.admin.createTopic('tail', { partitions: 1 });
     const producer = f.client.producer({ lingerMs: 0 });
