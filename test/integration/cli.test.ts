@@ -34,6 +34,8 @@ describe('the ferry CLI against a running cluster', () => {
     const load = await ferry(['produce', 'load', '--count', '2000', '--size', '256']);
     expect(load.code).toBe(0);
     expect(load.stdout).toMatch(/^produced 2000 records of 256 B in [\d.]+ s: \d+ rec\/s, [\d.]+ MB\/s$/m);
+    // Without a terminal, progress is a line every 2 s and one at the end (no bar, no 1-record line).
+    expect(load.stderr.trim().split('\n').at(-1)).toMatch(/^produced 2000\/2000 records \(\d+ rec\/s\)$/);
     const described = await ferry(['topic', 'describe', 'load']);
     expect(described.stdout).toMatch(/^0\s+\d\s+\d+\s+0\s+2001\s+2001\s+\d+/m);
     expect((await ferry(['topic', 'list'])).stdout).toMatch(/^load\s+1\s+3$/m);
