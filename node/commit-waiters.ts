@@ -25,11 +25,10 @@ export class CommitWaiters {
     return this.queue.length;
   }
 
+  /** Waits for the fate of an entry this node has just proposed (the newest in its log). */
   wait(index: number, term: number, timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { index, term, resolve, reject, done: false, timer: undefined };
-      w.timer = setTimeout(() => this.finish(w, new ReplicaError('TIMEOUT',
-        `no ${this.what} decision for Raft entry ${index} within ${timeoutMs} ms; the write may or may not have happened`)), timeoutMs);
+      const w = this.waiter(index, term, timeoutMs, resolve, reject);
       // A waiter at or above this index was proposed in an older term and has left this node's
       // log (it lost and regained leadership). Another node may still hold that entry and commit
       // it as a later leader, so its fate is unknown here: TIMEOUT, never a definite failure.
@@ -39,6 +38,27 @@ export class CommitWaiters {
       }
       this.queue.push(w);
     });
+  }
+
+  /**
+   * Waits for the fate of an entry proposed earlier (a retried batch answered with the original's
+   * offset): it joins the queue in index order and, unlike wait(), says nothing about the entries
+   * proposed after it.
+   */
+  waitExisting(index: number, term: number, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const w = this.waiter(index, term, timeoutMs, resolve, reject);
+      let at = this.queue.length;
+      while (at > 0 && this.queue[at - 1]!.index > index) at -= 1;
+      this.queue.splice(at, 0, w);
+    });
+  }
+
+  private waiter(index: number, term: number, timeoutMs: number, resolve: () => void, reject: (err: ReplicaError) => void): Waiter {
+    const w: Waiter = { index, term, resolve, reject, done: false, timer: undefined };
+    w.timer = setTimeout(() => this.finish(w, new ReplicaError('TIMEOUT',
+      `no ${this.what} decision for Raft entry ${index} within ${timeoutMs} ms; the write may or may not have happened`)), timeoutMs);
+    return w;
   }
 
   /** Every waiter up to `lastIndex` learns its fate; `termAt` gives the term now at an index. */

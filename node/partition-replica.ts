@@ -16,7 +16,7 @@ import { retentionStartOffset, type RetentionConfig } from './retention-policy.j
 import type { GroupApplier, RaftHost } from './raft-host.js';
 import type { PartitionRaftStorage } from './partition-raft-storage.js';
 import { ProduceReorderBuffer } from './produce-reorder-buffer.js';
-import { ProducerStateTable, type ProducerBatch } from './producer-state.js';
+import { lastSequenceOf, nextSequence, ProducerStateTable, type ProducerBatch } from './producer-state.js';
 import { ReplicaError } from './replica-error.js';
 
 export type Acks = 'all' | 'leader' | 'none';
@@ -225,7 +225,7 @@ export class PartitionReplica implements GroupApplier {
     const waiters = acks === 'all' ? this.waitingForCommit : this.waitingForPersist;
     const answer = acks === 'none' ? Promise.resolve(-1) : waiters.wait(r.index, r.term, timeoutMs).then(() => this.storage.baseOffsetOf(r.index));
     // Batches held for this one go after it, also in the waiters' index order.
-    if (view) this.reorder.release(header.producerId);
+    if (view) this.reorder.release(header.producerId, nextSequence(lastSequenceOf(header.baseSequence, header.lastOffsetDelta)));
     return answer;
   }
 
@@ -250,10 +250,12 @@ export class PartitionReplica implements GroupApplier {
     if (original.index <= this.appliedIndex) {
       return Promise.resolve(original.baseOffset >= 0 ? original.baseOffset : this.storage.baseOffsetOf(original.index));
     }
-    const term = this.storage.term(original.index as Index);
+    // Past the stored log, the original is this leader's own proposal of this term, not written
+    // yet (the view is rebuilt whenever the term changes): a retry can arrive that soon.
+    const term = this.storage.term(original.index as Index) ?? (original.index > this.storage.lastIndex() ? this.host.status(this.key)?.term : undefined);
     if (term === undefined) throw new Error(`partition ${this.key}: uncommitted entry ${original.index} of a producer has no term`);
     const waiters = acks === 'all' ? this.waitingForCommit : this.waitingForPersist;
-    return waiters.wait(original.index, term, timeoutMs).then(() => this.storage.baseOffsetOf(original.index));
+    return waiters.waitExisting(original.index, term, timeoutMs).then(() => this.storage.baseOffsetOf(original.index));
   }
 
   private notLeader(detail?: string): ReplicaError {
@@ -439,6 +441,7 @@ export class PartitionReplica implements GroupApplier {
 
   /** Fails every pending produce (the replica is being removed or the node is stopping). */
   abortAll(reason: string): void {
+    this.reorder.failAll(new ReplicaError('NOT_LEADER', `${reason}; retry on the partition's leader`));
     this.waitingForCommit.abortAll(reason);
     this.waitingForPersist.abortAll(reason);
     for (const f of this.fetchWaiters.splice(0)) f.wake();

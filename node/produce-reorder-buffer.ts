@@ -10,6 +10,8 @@
  * Bounded per partition in batches and bytes; past either bound a batch is refused at once, as
  * it would be without this buffer.
  */
+import { sequenceModulus } from './producer-state.js';
+
 export interface ReorderLimits {
   /** Most batches held at once (the SDK window is five per producer). */
   readonly batchesMax: number;
@@ -67,11 +69,22 @@ export class ProduceReorderBuffer {
     return performance.now() + this.limits.waitMs;
   }
 
-  /** A batch of `producerId` was appended: its held batches try again, lowest sequence first. */
-  release(producerId: number): void {
+  /**
+   * A batch of `producerId` was appended and `nextSequence` follows it: its held batches try
+   * again, nearest first (counted from nextSequence, as sequences wrap). A retry that throws
+   * fails its own batch only.
+   */
+  release(producerId: number, nextSequence: number): void {
     if (this.held.length === 0) return;
-    const mine = this.take((h) => h.producerId === producerId).sort((a, b) => a.baseSequence - b.baseSequence);
-    for (const h of mine) h.retry(h.deadlineMs);
+    const distance = (h: Held): number => (h.baseSequence - nextSequence + sequenceModulus) % sequenceModulus;
+    const mine = this.take((h) => h.producerId === producerId).sort((a, b) => distance(a) - distance(b));
+    for (const h of mine) {
+      try {
+        h.retry(h.deadlineMs);
+      } catch (err) {
+        h.fail(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
   }
 
   /** Refuses everything held (leadership lost). */

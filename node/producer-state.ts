@@ -21,7 +21,7 @@
 /** Batches remembered per producer: the SDK keeps at most this many in flight per partition. */
 export const batchesRetainedPerProducer = 5;
 /** Sequence numbers are non-negative int32 and wrap to 0 after the maximum, as in Kafka. */
-const sequenceModulus = 2 ** 31;
+export const sequenceModulus = 2 ** 31;
 
 /**
  * The header fields of a produced batch that idempotence looks at. The last sequence comes from
@@ -70,7 +70,7 @@ export function lastSequenceOf(baseSequence: number, lastOffsetDelta: number): n
   return (baseSequence + lastOffsetDelta) % sequenceModulus;
 }
 
-function nextSequence(seq: number): number {
+export function nextSequence(seq: number): number {
   return (seq + 1) % sequenceModulus;
 }
 

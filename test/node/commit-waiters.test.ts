@@ -25,6 +25,18 @@ describe('CommitWaiters', () => {
     await expect(fresh).resolves.toBeUndefined();
   });
 
+  it('lets a retry wait on an earlier proposal without touching the waiters of later ones', async () => {
+    const w = new CommitWaiters('commit');
+    const p1 = w.wait(3, 2, 5_000);
+    const p2 = w.wait(4, 2, 5_000); // another producer's batch, proposed after
+    const retryOfP1 = w.waitExisting(3, 2, 5_000);
+    w.settleThrough(3, () => 2);
+    await expect(Promise.all([p1, retryOfP1])).resolves.toEqual([undefined, undefined]);
+    expect(w.size).toBe(1); // p2 still waits, in order
+    w.settleThrough(4, () => 2);
+    await expect(p2).resolves.toBeUndefined();
+  });
+
   it('answers waiters covered by a snapshot as unknown', async () => {
     const w = new CommitWaiters('commit');
     const covered = w.wait(7, 1, 5_000);

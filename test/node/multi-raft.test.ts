@@ -63,6 +63,42 @@ describe('multi-raft host with real logs (in-memory network)', () => {
     expect(leader.replica.hw).toBe(4);
   });
 
+  it('answers every copy of a held batch (a client re-sent it while the gap was open) and the batch behind it', async () => {
+    const c = new Cluster();
+    clusters.push(c);
+    await c.start([1, 2, 3]);
+    const leader = await c.leader();
+    const seqBatch = (seq: number, value: string) =>
+      encodeBatch({ producerId: 7, producerEpoch: 0, baseSequence: seq, records: [{ key: null, value: Buffer.from(value), timestamp: Date.now() }] });
+    const settled = (p: Promise<number>) => p.then((v) => ({ ok: v }), (e: Error & { code?: string }) => ({ err: e.code ?? e.message }));
+    const oneA = settled(leader.replica.produce(seqBatch(1, 'b'), 'all', 3_000));
+    const oneB = settled(leader.replica.produce(seqBatch(1, 'b'), 'all', 3_000));
+    const two = settled(leader.replica.produce(seqBatch(2, 'c'), 'all', 3_000));
+    await new Promise((r) => setTimeout(r, 20));
+    const zero = settled(leader.replica.produce(seqBatch(0, 'a'), 'all', 3_000));
+    expect(await Promise.all([zero, oneA, oneB, two])).toEqual([{ ok: 1 }, { ok: 2 }, { ok: 2 }, { ok: 3 }]);
+    expect(valuesOf(leader.replica.read(0, 1 << 20).records)).toEqual(['1:a', '2:b', '3:c']);
+  });
+
+  it('lets a retry of an uncommitted batch wait for it without failing another producer\'s later batch', async () => {
+    const c = new Cluster();
+    clusters.push(c);
+    await c.start([1, 2, 3]);
+    const leader = await c.leader();
+    const followers = [...c.nodes.values()].filter((n) => n !== leader);
+    const batchOf = (producerId: number, value: string) =>
+      encodeBatch({ producerId, producerEpoch: 0, baseSequence: 0, records: [{ key: null, value: Buffer.from(value), timestamp: Date.now() }] });
+    const settled = (p: Promise<number>) => p.then((v) => ({ ok: v }), (e: Error & { code?: string }) => ({ err: e.code ?? e.message }));
+    for (const f of followers) f.up = false; // nothing commits for a moment
+    const a = settled(leader.replica.produce(batchOf(1, 'a'), 'all', 3_000));
+    await new Promise((r) => setTimeout(r, 5));
+    const b = settled(leader.replica.produce(batchOf(2, 'b'), 'all', 3_000));
+    await new Promise((r) => setTimeout(r, 5));
+    const aRetry = settled(leader.replica.produce(batchOf(1, 'a'), 'all', 3_000));
+    for (const f of followers) f.up = true;
+    expect(await Promise.all([a, b, aRetry])).toEqual([{ ok: 1 }, { ok: 2 }, { ok: 1 }]);
+  });
+
   it('answers a non-leader with NOT_LEADER and the leader hint, and rejects a corrupt batch', async () => {
     const c = new Cluster();
     clusters.push(c);

@@ -23,14 +23,29 @@ describe('ProduceReorderBuffer', () => {
       const e = entry(`${pid}/${seq}`);
       expect(buf.hold(pid, seq, 10, deadline, e.retry, e.fail)).toBe(true);
     }
-    buf.release(1);
+    buf.release(1, 10);
     expect(events).toEqual([`retry 1/10 ${deadline}`, `retry 1/20 ${deadline}`, `retry 1/30 ${deadline}`]);
     expect(buf.size).toBe(1);
     buf.failAll(new Error('leadership changed'));
     expect(events.at(-1)).toBe('fail 2/5 leadership changed');
     expect(buf.size).toBe(0);
-    buf.release(2); // nothing left: nothing happens
+    buf.release(2, 5); // nothing left: nothing happens
     expect(events).toHaveLength(4);
+  });
+
+  it('orders a release by distance from the next sequence (sequences wrap), and a retry that throws fails only its batch', () => {
+    const buf = new ProduceReorderBuffer({ batchesMax: 8, bytesMax: 1_000, waitMs: 250 });
+    const { events, entry } = recorder();
+    const deadline = performance.now() + 10_000;
+    const top = 2 ** 31 - 1;
+    for (const seq of [1, top, 0]) {
+      const e = entry(`1/${seq}`);
+      const retry = seq === 0 ? () => { throw new Error('boom'); } : e.retry;
+      expect(buf.hold(1, seq, 10, deadline, retry, e.fail)).toBe(true);
+    }
+    buf.release(1, top);
+    expect(events).toEqual([`retry 1/${top} ${deadline}`, 'fail 1/0 boom', `retry 1/1 ${deadline}`]);
+    expect(buf.size).toBe(0);
   });
 
   it('refuses to hold past its batch or byte bound, or past the deadline', () => {
@@ -57,7 +72,7 @@ describe('ProduceReorderBuffer', () => {
     vi.advanceTimersByTime(2);
     expect(events).toEqual(['fail 1/7 original']);
     expect(buf.size).toBe(0);
-    buf.release(1);
+    buf.release(1, 7);
     expect(events).toHaveLength(1);
   });
 });
