@@ -10,6 +10,11 @@ afterEach(async () => {
 });
 
 const batch = (value: string) => encodeBatch({ records: [{ key: null, value: Buffer.from(value), timestamp: Date.now() }] });
+/** An idempotent batch of one record (producer 7 unless told). */
+const seqBatch = (seq: number, value: string, producerId = 7) =>
+  encodeBatch({ producerId, producerEpoch: 0, baseSequence: seq, records: [{ key: null, value: Buffer.from(value), timestamp: Date.now() }] });
+/** A produce's outcome as data, so several can be compared at once. */
+const settled = (p: Promise<number>) => p.then((v) => ({ ok: v }), (e: Error & { code?: string }) => ({ err: e.code ?? e.message }));
 
 function valuesOf(records: Buffer): string[] {
   const out: string[] = [];
@@ -47,8 +52,6 @@ describe('multi-raft host with real logs (in-memory network)', () => {
     clusters.push(c);
     await c.start([1, 2, 3]);
     const leader = await c.leader();
-    const seqBatch = (seq: number, value: string) =>
-      encodeBatch({ producerId: 7, producerEpoch: 0, baseSequence: seq, records: [{ key: null, value: Buffer.from(value), timestamp: Date.now() }] });
     // Sequence 1 first (as HTTP/2 may deliver a small call ahead of a large one sent before it).
     const second = leader.replica.produce(seqBatch(1, 'b'), 'all', 5_000);
     const third = leader.replica.produce(seqBatch(2, 'c'), 'all', 5_000);
@@ -68,9 +71,6 @@ describe('multi-raft host with real logs (in-memory network)', () => {
     clusters.push(c);
     await c.start([1, 2, 3]);
     const leader = await c.leader();
-    const seqBatch = (seq: number, value: string) =>
-      encodeBatch({ producerId: 7, producerEpoch: 0, baseSequence: seq, records: [{ key: null, value: Buffer.from(value), timestamp: Date.now() }] });
-    const settled = (p: Promise<number>) => p.then((v) => ({ ok: v }), (e: Error & { code?: string }) => ({ err: e.code ?? e.message }));
     const oneA = settled(leader.replica.produce(seqBatch(1, 'b'), 'all', 3_000));
     const oneB = settled(leader.replica.produce(seqBatch(1, 'b'), 'all', 3_000));
     const two = settled(leader.replica.produce(seqBatch(2, 'c'), 'all', 3_000));
@@ -86,15 +86,12 @@ describe('multi-raft host with real logs (in-memory network)', () => {
     await c.start([1, 2, 3]);
     const leader = await c.leader();
     const followers = [...c.nodes.values()].filter((n) => n !== leader);
-    const batchOf = (producerId: number, value: string) =>
-      encodeBatch({ producerId, producerEpoch: 0, baseSequence: 0, records: [{ key: null, value: Buffer.from(value), timestamp: Date.now() }] });
-    const settled = (p: Promise<number>) => p.then((v) => ({ ok: v }), (e: Error & { code?: string }) => ({ err: e.code ?? e.message }));
     for (const f of followers) f.up = false; // nothing commits for a moment
-    const a = settled(leader.replica.produce(batchOf(1, 'a'), 'all', 3_000));
+    const a = settled(leader.replica.produce(seqBatch(0, 'a', 1), 'all', 3_000));
     await new Promise((r) => setTimeout(r, 5));
-    const b = settled(leader.replica.produce(batchOf(2, 'b'), 'all', 3_000));
+    const b = settled(leader.replica.produce(seqBatch(0, 'b', 2), 'all', 3_000));
     await new Promise((r) => setTimeout(r, 5));
-    const aRetry = settled(leader.replica.produce(batchOf(1, 'a'), 'all', 3_000));
+    const aRetry = settled(leader.replica.produce(seqBatch(0, 'a', 1), 'all', 3_000));
     for (const f of followers) f.up = true;
     expect(await Promise.all([a, b, aRetry])).toEqual([{ ok: 1 }, { ok: 2 }, { ok: 1 }]);
   });
