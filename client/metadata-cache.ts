@@ -15,9 +15,12 @@ export interface TopicView {
 /** Extra metadata lookups for a topic not (yet) known: 100+200+400+800 ms of waiting. */
 const unknownTopicRetries = 4;
 
-/** Errors after which the node asked may not be the partition's (reachable) leader. */
+/**
+ * Errors after which the node asked may not be the partition's (reachable) leader. An unknown
+ * topic or partition is among them: the node asked may not have applied the metadata yet.
+ */
 const leaderInDoubtCodes: ReadonlySet<FerryErrorCode> = new Set<FerryErrorCode>([
-  'UNAVAILABLE', 'TIMEOUT', 'NOT_LEADER', 'LEADER_NOT_AVAILABLE', 'NOT_ENOUGH_REPLICAS', 'INTERNAL',
+  'UNAVAILABLE', 'TIMEOUT', 'NOT_LEADER', 'LEADER_NOT_AVAILABLE', 'NOT_ENOUGH_REPLICAS', 'INTERNAL', 'UNKNOWN_TOPIC_OR_PARTITION',
 ]);
 
 export class MetadataCache {

@@ -24,7 +24,7 @@ import type { ProduceResponse__Output } from '../proto/gen/ferry/v1/ProduceRespo
 import type { ConnectionPool } from './connection-pool.js';
 import { unary } from './connection-pool.js';
 import { FerryError } from './errors.js';
-import type { MetadataCache } from './metadata-cache.js';
+import type { MetadataCache, TopicView } from './metadata-cache.js';
 import { partitionForKey } from './murmur2-partitioner.js';
 
 export interface ProducerRecord {
@@ -127,7 +127,6 @@ function encodedSizeBound(r: RecordInput): number {
   return size;
 }
 
-const noop = (): void => undefined;
 const noHeaders: RecordInput['headers'] = [];
 
 function toBuffer(v: Buffer | string | null | undefined): Buffer | null {
@@ -151,9 +150,10 @@ export class Producer {
   private readonly sticky = new Map<string, number>();
   private readonly inflight = new Set<Promise<void>>();
   /** Sends still looking up metadata, not yet in a partition queue (flush must wait for them). */
-  /** Sends waiting for metadata, and the tail of their chain (see sendAfterMetadata). */
+  /** Sends still waiting for their topic's metadata, in all (flush() waits for them). */
   private queueing = 0;
-  private metadataTurn: Promise<void> = Promise.resolve();
+  /** Per topic: the lookup its waiting sends share, and how many still wait on it. */
+  private readonly waitingFor = new Map<string, { readonly lookup: Promise<TopicView>; waiting: number }>();
   private queueingWaiters: Array<() => void> = [];
   private closed = false;
   private readonly opts: Required<ProducerOptions>;
@@ -191,8 +191,8 @@ export class Producer {
     if (this.closed) return Promise.reject(new FerryError('CLIENT_CLOSED', 'the producer is closed', false));
     // The common case, the topic's metadata at hand, queues at once: one promise per record, not
     // a chain of async calls (at tens of thousands of records a second their garbage shows).
-    // Only while no earlier send still waits for metadata: records keep their send order.
-    const known = this.queueing === 0 ? this.metadata.knownTopic(topic) : undefined;
+    // Only while no earlier send to the topic still waits for metadata: records keep their order.
+    const known = this.waitingFor.has(topic) ? undefined : this.metadata.knownTopic(topic);
     if (known) {
       try {
         return this.enqueueTo(topic, known.partitions.length, record);
@@ -204,29 +204,32 @@ export class Producer {
   }
 
   /**
-   * send() when the topic's metadata must be fetched first. Such sends queue one after another,
-   * in send order (each looks its topic up only once the one before it is queued), and flush()
-   * waits for them too.
+   * send() when the topic's metadata must be fetched first. The sends waiting for one topic share
+   * one lookup and resume in send order (a promise's reactions run in the order they were
+   * registered, also once it has settled), so they queue in send order and fail together; other
+   * topics are not held up. flush() waits for them too.
    */
-  private sendAfterMetadata(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
+  private async sendAfterMetadata(topic: string, record: ProducerRecord): Promise<RecordMetadata> {
+    let w = this.waitingFor.get(topic);
+    if (!w) {
+      w = { lookup: this.topicWithin(topic, Date.now() + this.opts.deliveryTimeoutMs), waiting: 0 };
+      this.waitingFor.set(topic, w);
+    }
+    w.waiting += 1;
     this.queueing += 1;
-    const deadline = Date.now() + this.opts.deliveryTimeoutMs;
-    // Wrapped, so the step resolves once the record is queued, not once it is acknowledged.
-    const queued = this.metadataTurn.then(async () => {
-      const t = await this.topicWithin(topic, deadline);
-      return { acked: this.enqueueTo(topic, t.partitions.length, record) };
-    });
-    this.metadataTurn = queued.then(noop, noop);
-    const done = (): void => {
+    try {
+      const t = await w.lookup;
+      return this.enqueueTo(topic, t.partitions.length, record); // queued now; resolves on the ack
+    } finally {
+      w.waiting -= 1;
+      if (w.waiting === 0 && this.waitingFor.get(topic) === w) this.waitingFor.delete(topic);
       this.queueing -= 1;
-      if (this.queueing === 0) for (const w of this.queueingWaiters.splice(0)) w();
-    };
-    queued.then(done, done);
-    return queued.then((q) => q.acked);
+      if (this.queueing === 0) for (const resolve of this.queueingWaiters.splice(0)) resolve();
+    }
   }
 
   /** The topic's metadata, retrying retriable failures (a cluster restarting) within the delivery timeout. */
-  private async topicWithin(topic: string, deadline: number): Promise<Awaited<ReturnType<MetadataCache['topic']>>> {
+  private async topicWithin(topic: string, deadline: number): Promise<TopicView> {
     for (let attempt = 0; ; attempt += 1) {
       try {
         return await this.metadata.topic(topic);
