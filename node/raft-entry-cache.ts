@@ -6,14 +6,19 @@
  *
  * Always one contiguous run of indexes ending at the log's last index. Bounded twice: by its own
  * byte limit, and by a budget shared by every group on the node (so a thousand partitions cannot
- * hold a thousand times the limit); the oldest entries go first, and an entry that does not fit
- * empties the cache (a run must stay contiguous).
+ * hold a thousand times the limit). Its own oldest entries go first; when the node's budget is
+ * short, the groups that appended least recently are emptied first (an idle partition must not
+ * keep cache from busy ones). An entry that does not fit empties the cache (a run stays
+ * contiguous). An entry whose bytes are a view into a much larger buffer (a peer frame carrying
+ * many groups' entries, a pooled small Buffer) is copied, so what is counted is what is held.
  */
 import type { Entry } from '../raft/types.js';
 
 /** Bytes of cached entries across every group of a node. */
 export class EntryCacheBudget {
   private usedBytes = 0;
+  /** The caches holding bytes, least recently appended to first. */
+  private readonly holders = new Set<RaftEntryCache>();
 
   constructor(readonly bytesMax: number) {
     if (!(Number.isInteger(bytesMax) && bytesMax >= 0)) throw new Error(`entry cache budget must be a non-negative integer, got ${bytesMax}`);
@@ -23,11 +28,26 @@ export class EntryCacheBudget {
     return this.usedBytes;
   }
 
-  /** Takes `bytes` if they fit. */
-  take(bytes: number): boolean {
+  /**
+   * Takes `bytes` for `cache` if they fit, emptying the caches that appended least recently
+   * (never `cache` itself) to make room.
+   */
+  take(bytes: number, cache: RaftEntryCache): boolean {
+    if (bytes > this.bytesMax) return false;
+    for (const other of this.holders) {
+      if (this.usedBytes + bytes <= this.bytesMax) break;
+      if (other !== cache) other.clear();
+    }
     if (this.usedBytes + bytes > this.bytesMax) return false;
     this.usedBytes += bytes;
+    this.holders.delete(cache); // re-inserted last: the most recent
+    this.holders.add(cache);
     return true;
+  }
+
+  /** `cache` holds nothing any more. */
+  forget(cache: RaftEntryCache): void {
+    this.holders.delete(cache);
   }
 
   give(bytes: number): void {
@@ -42,6 +62,17 @@ export const entryCacheBytesPerGroup = 8 * 1024 * 1024;
 export const entryCacheBytesPerNode = 64 * 1024 * 1024;
 
 const sizeOf = (e: Entry): number => e.data.byteLength + 64;
+
+/**
+ * The entry itself, or a copy with its own right-sized buffer when its bytes are a view into a
+ * much larger one (which caching would otherwise keep alive uncounted).
+ */
+function owned(e: Entry): Entry {
+  if (e.data.buffer.byteLength <= 2 * e.data.byteLength + 4096) return e;
+  const copy = Buffer.allocUnsafeSlow(e.data.byteLength);
+  copy.set(e.data);
+  return { ...e, data: copy };
+}
 
 export class RaftEntryCache {
   private entries: Entry[] = [];
@@ -58,12 +89,12 @@ export class RaftEntryCache {
     const last = this.entries[this.entries.length - 1];
     if (last !== undefined && e.index !== last.index + 1) this.clear();
     const size = sizeOf(e);
-    while (this.entries.length > 0 && (this.bytes + size > this.bytesMax || this.budget.used + size > this.budget.bytesMax)) this.evictOldest();
-    if (size > this.bytesMax || !this.budget.take(size)) {
+    while (this.entries.length > 0 && this.bytes + size > this.bytesMax) this.evictOldest();
+    if (size > this.bytesMax || !this.budget.take(size, this)) {
       this.clear();
       return;
     }
-    this.entries.push(e);
+    this.entries.push(owned(e));
     this.bytes += size;
   }
 
@@ -83,6 +114,7 @@ export class RaftEntryCache {
   clear(): void {
     this.release(this.bytes);
     this.entries = [];
+    this.budget.forget(this);
   }
 
   /**

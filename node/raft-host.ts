@@ -351,9 +351,11 @@ export class RaftHost {
     await this.persist(batch);
     await this.compactRequested(batch);
     if (batch.length === 0) return;
-    for (const [g, rd] of batch) if (!sentEarly.has(g)) for (const m of rd.messages) this.options.sink.send(g.key, m);
+    // A group removed meanwhile persisted nothing (see persist): it neither answers nor applies.
+    for (const [g, rd] of batch) if (!sentEarly.has(g) && !g.removed) for (const m of rd.messages) this.options.sink.send(g.key, m);
     this.options.sink.flush();
     for (const [g, rd] of batch) {
+      if (g.removed) continue;
       if (rd.snapshot) g.applier.onSnapshot(rd.snapshot.meta.index, g.storage.snapshotImage);
       const last = rd.entries[rd.entries.length - 1];
       if (last) g.applier.onPersisted(last.index);
@@ -371,15 +373,18 @@ export class RaftHost {
     // Snapshots first: their record is synced to LevelDB before the log is reset, so a crash in
     // between leaves a stored snapshot over an old log, which open() finishes resetting.
     for (const [g, rd] of batch) {
-      if (!rd.snapshot) continue;
+      if (!rd.snapshot || g.removed) continue;
       const stored = g.storage.storedSnapshotOf(rd.snapshot);
       this.options.store.setSnapshot(g.key, stored);
       this.options.store.setConfState(g.key, { voters: [...stored.confState.voters], learners: [...stored.confState.learners] });
       await this.options.store.commit();
-      g.storage.resetToSnapshot(stored);
+      if (!g.removed) g.storage.resetToSnapshot(stored);
     }
     const flushes: Promise<unknown>[] = [];
     for (const [g, rd] of batch) {
+      // Removed while a snapshot's record was being written above: its log is closed (and its
+      // files about to go); nothing of it needs to persist.
+      if (g.removed) continue;
       g.storage.append(rd.entries);
       // How long the log was after this persist: a restart that finds it shorter knows the disk
       // lost entries this node may have acknowledged (PartitionRaftStorage.open).

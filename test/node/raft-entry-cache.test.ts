@@ -19,20 +19,35 @@ describe('RaftEntryCache', () => {
     expect(indexes(c.slice(12, 13, 1 << 20))).toEqual([12]);
   });
 
-  it('evicts oldest first under its own limit and the shared budget, and gives bytes back', () => {
-    const budget = new EntryCacheBudget(3 * 164);
+  it('evicts its own oldest under its own limit, empties the least recently appended group when the node budget is short, and gives bytes back', () => {
+    const budget = new EntryCacheBudget(4 * 164);
     const a = new RaftEntryCache(budget, 2 * 164);
     const b = new RaftEntryCache(budget, 2 * 164);
+    const c = new RaftEntryCache(budget, 2 * 164);
     for (let i = 1; i <= 3; i += 1) a.append(e(i));
     expect(indexes(a.slice(2, 4, 1 << 20))).toEqual([2, 3]); // its own limit: two entries
     b.append(e(1));
-    b.append(e(2)); // the budget is full: b evicts its own oldest to make room
-    expect([a.size, b.size, budget.used]).toEqual([2, 1, 3 * 164]);
-    a.truncateFrom(3);
-    a.dropThrough(2);
-    expect([a.size, budget.used]).toEqual([0, 164]);
-    b.append(e(3, 10_000)); // larger than its limit: not cached, and the run empties
+    b.append(e(2));
+    expect(budget.used).toBe(4 * 164);
+    c.append(e(7)); // the budget is full: a, which appended least recently, is emptied
+    expect([a.size, b.size, c.size, budget.used]).toEqual([0, 2, 1, 3 * 164]);
+    b.truncateFrom(2);
+    c.dropThrough(7);
+    expect([b.size, c.size, budget.used]).toEqual([1, 0, 164]);
+    b.append(e(2, 10_000)); // larger than its limit: not cached, and the run empties
     expect([b.size, budget.used]).toEqual([0, 0]);
+  });
+
+  it('copies an entry whose bytes are a view into a much larger buffer, so the budget counts what is held', () => {
+    const c = new RaftEntryCache(new EntryCacheBudget(1 << 20), 1 << 20);
+    const frame = Buffer.alloc(64 * 1024);
+    const view: Entry = { index: asIndex(1), term: asTerm(1), type: 'normal', data: frame.subarray(100, 200) };
+    c.append(view);
+    c.append(e(2, 100)); // its own buffer: kept as is
+    const [first, second] = c.slice(1, 3, 1 << 20)!;
+    expect(first!.data.buffer.byteLength).toBe(100);
+    expect(Buffer.from(first!.data).equals(frame.subarray(100, 200))).toBe(true);
+    expect(second!.data.buffer.byteLength).toBe(100);
   });
 
   it('refuses a bad budget', () => {
