@@ -185,7 +185,7 @@ export class Broker implements ReplicaDirectory {
     const data = new DataService({
       replica: (topic, partition) => dataRef.broker!.replica(topic, partition),
       addressOf: (nodeId) => dataRef.broker!.addressOf(nodeId),
-    }, log);
+    }, log, config.maxInflightProduceBytes);
     const broker = new Broker(config, log, store, transport, host, controller, controllerLog, server,
       { forwarder, registration, liveness, balancer, reassigner, driver }, data, leaders, port);
     dataRef.broker = broker;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { groupStatePartitionsDefault, groupStatePartitionsMax } from '../controller/group-state-topic.js';
+import { connectionInflightBytesMax } from './constants.js';
 
 export type FsyncPolicy = 'always' | 'never';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -42,6 +43,8 @@ export interface NodeConfig {
   readonly retentionCheckIntervalMs: number;
   /** An idempotent producer id silent this long is forgotten by partitions (Kafka's producer.id.expiration.ms). */
   readonly producerIdExpirationMs: number;
+  /** Produce bytes one client connection may have in flight; past it requests get THROTTLED. */
+  readonly maxInflightProduceBytes: number;
   /**
    * Fault injection for tests: this percentage of produce answers is dropped *after* the append
    * (the client sees a broken call), as a lost network reply would. 0 in production.
@@ -92,6 +95,7 @@ interface RawConfig {
   leaderBalanceIntervalMs: number;
   retentionCheckIntervalMs: number;
   producerIdExpirationMs: number;
+  maxInflightProduceBytes: number;
   faultLoseProduceRepliesPercent: number;
   cleanerBytesPerSec: number;
   groupStatePartitions: number;
@@ -208,6 +212,10 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
     key: 'producerIdExpirationMs', flag: 'producer-id-expiration-ms', env: 'FERRY_PRODUCER_ID_EXPIRATION_MS',
     help: 'forget idempotent producers silent this long (ms)', parse: parseInteger(1_000, 365 * 86_400_000),
   },
+  maxInflightProduceBytes: {
+    key: 'maxInflightProduceBytes', flag: 'max-inflight-produce-bytes', env: 'FERRY_MAX_INFLIGHT_PRODUCE_BYTES',
+    help: 'produce bytes one client connection may have in flight before THROTTLED', parse: parseInteger(1024 * 1024, 1024 * 1024 * 1024),
+  },
   faultLoseProduceRepliesPercent: {
     key: 'faultLoseProduceRepliesPercent', flag: 'fault-lose-produce-replies', env: 'FERRY_FAULT_LOSE_PRODUCE_REPLIES',
     help: 'tests only: % of produce answers dropped after the append', parse: parseInteger(0, 100),
@@ -247,6 +255,7 @@ const defaults: Partial<Record<keyof RawConfig, unknown>> = {
   clusterId: 'ferry', rack: '', fsync: 'always', metricsAddress: 'off', tickMs: 20, logLevel: 'info',
   brokerSessionTimeoutMs: 6_000, leaderBalanceIntervalMs: 10_000, retentionCheckIntervalMs: 30_000,
   producerIdExpirationMs: 86_400_000, faultLoseProduceRepliesPercent: 0,
+  maxInflightProduceBytes: connectionInflightBytesMax,
   // Compaction rewrites whole segments in the background; capped so it cannot take the disk from
   // produce. 16 MiB/s cleans 1 GiB of sealed log in about three minutes (read twice, written once).
   cleanerBytesPerSec: 16 * 1024 * 1024,
@@ -346,7 +355,7 @@ function finish(raw: Partial<RawConfig>, problems: string[]): NodeConfig {
     controllerNodeIds, fsync: raw.fsync!, metricsAddress: raw.metricsAddress ?? null, tickMs: raw.tickMs!, logLevel: raw.logLevel!,
     brokerSessionTimeoutMs: raw.brokerSessionTimeoutMs!, leaderBalanceIntervalMs: raw.leaderBalanceIntervalMs!,
     retentionCheckIntervalMs: raw.retentionCheckIntervalMs!, producerIdExpirationMs: raw.producerIdExpirationMs!,
-    faultLoseProduceRepliesPercent: raw.faultLoseProduceRepliesPercent!,
+    faultLoseProduceRepliesPercent: raw.faultLoseProduceRepliesPercent!, maxInflightProduceBytes: raw.maxInflightProduceBytes!,
     cleanerBytesPerSec: raw.cleanerBytesPerSec === 0 ? null : raw.cleanerBytesPerSec!,
     groupStatePartitions: raw.groupStatePartitions!, controllerSnapshotEntries: raw.controllerSnapshotEntries!,
     reassignAfterMs: raw.reassignAfterMs!,

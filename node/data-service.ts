@@ -41,7 +41,12 @@ export class DataService {
   /** Set at shutdown: streams end and long polls return. */
   private closed = false;
 
-  constructor(private readonly dir: ReplicaDirectory, private readonly log: Logger) {}
+  constructor(
+    private readonly dir: ReplicaDirectory,
+    private readonly log: Logger,
+    /** Produce bytes one connection may have in flight before THROTTLED (promise 5). */
+    private readonly inflightBytesMax = connectionInflightBytesMax,
+  ) {}
 
   /** Ends every FetchStream and long poll (node shutdown). */
   close(): void {
@@ -64,8 +69,8 @@ export class DataService {
     const timeoutMs = Math.min(req.timeoutMs || produceTimeoutMsDefault, produceTimeoutMsMax);
     const bytes = req.partitions.reduce((n, p) => n + p.batch.length, 0);
     const inflight = this.inflightByPeer.get(peer) ?? 0;
-    if (inflight > 0 && inflight + bytes > connectionInflightBytesMax) {
-      const e = wireError('THROTTLED', `connection has ${inflight} produce bytes in flight (limit ${connectionInflightBytesMax}); retry after a back-off`);
+    if (inflight > 0 && inflight + bytes > this.inflightBytesMax) {
+      const e = wireError('THROTTLED', `connection has ${inflight} produce bytes in flight (limit ${this.inflightBytesMax}); retry after a back-off`);
       return { results: req.partitions.map((p) => ({ topic: p.topic, partition: p.partition, error: e, baseOffset: -1, logStartOffset: -1 })) };
     }
     this.inflightByPeer.set(peer, inflight + bytes);
