@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { ConsumedRecord, StartPosition } from '../index.js';
 import { clientFrom, parseIntegerOption, UsageError, type GlobalOptions } from './context.js';
+import { printOut } from './output.js';
 
 interface ConsumeOptions {
   from: string;
@@ -70,7 +71,7 @@ export function registerConsumeCommand(program: Command, globals: () => GlobalOp
           for (const r of await consumer.poll(500)) {
             if (!o.follow && r.offset >= ends.get(r.partition)!) continue;
             if (o.maxMessages !== undefined && n >= o.maxMessages) break;
-            process.stdout.write(`${render(r, o.format)}\n`);
+            await printOut(`${render(r, o.format)}\n`);
             n += 1;
           }
         }
@@ -100,7 +101,7 @@ async function consumeInGroup(topic: string, group: string, o: ConsumeOptions, g
   try {
     while (!stopped && (o.maxMessages === undefined || n < o.maxMessages)) {
       for (const r of await consumer.poll(500, o.maxMessages === undefined ? 500 : o.maxMessages - n)) {
-        process.stdout.write(`${render(r, o.format)}\n`);
+        await printOut(`${render(r, o.format)}\n`);
         n += 1;
       }
     }

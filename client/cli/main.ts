@@ -6,6 +6,7 @@ import { registerGroupCommands } from './group-commands.js';
 import { defaultBootstrap, reportError, type GlobalOptions } from './context.js';
 import { registerProduceCommand } from './produce-command.js';
 import { registerQueueCommands } from './queue-commands.js';
+import { flushOutput } from './output.js';
 import { registerTopicCommands } from './topic-commands.js';
 
 const program = new Command('ferry')
@@ -29,5 +30,7 @@ try {
   if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : 2;
   else reportError(err);
 }
-// gRPC channels keep the loop alive; a finished command is finished.
+// gRPC channels keep the loop alive; a finished command is finished, once its output is out
+// (a pipe's reader may still be behind).
+await flushOutput();
 process.exit(process.exitCode ?? 0);

@@ -36,6 +36,9 @@ describe('the ferry CLI against a running cluster', () => {
     expect(load.stdout).toMatch(/^produced 2000 records of 256 B in [\d.]+ s: \d+ rec\/s, [\d.]+ MB\/s$/m);
     // Without a terminal, progress is a line every 2 s and one at the end (no bar, no 1-record line).
     expect(load.stderr.trim().split('\n').at(-1)).toMatch(/^produced 2000\/2000 records \(\d+ rec\/s\)$/);
+    // Half a megabyte through a pipe: every line arrives (the CLI waits for the reader before it exits).
+    const all = await ferry(['consume', 'load', '--from', 'earliest']);
+    expect([all.code, all.stdout.split('\n').filter((l) => l.length > 0).length]).toEqual([0, 2000]);
     const described = await ferry(['topic', 'describe', 'load']);
     expect(described.stdout).toMatch(/^0\s+\d\s+\d+\s+0\s+2001\s+2001\s+\d+/m);
     expect((await ferry(['topic', 'list'])).stdout).toMatch(/^load\s+1\s+3$/m);
