@@ -1,5 +1,6 @@
 /** Shared pieces of the `ferry` CLI: the client from --bootstrap, and error reporting. */
 import { createClient, FerryError, type FerryClient } from '../index.js';
+import { OutputClosedError } from './output.js';
 
 export const defaultBootstrap = '127.0.0.1:9091,127.0.0.1:9092,127.0.0.1:9093';
 
@@ -41,6 +42,10 @@ export function parseIntegerOption(name: string, min: number, max = Number.MAX_S
 
 /** Prints an error the way a user needs it and sets the exit code. */
 export function reportError(err: unknown): void {
+  if (err instanceof OutputClosedError) {
+    // `ferry consume t | head`: the reader had enough; like cat, stop without a word.
+    return;
+  }
   if (err instanceof UsageError) {
     process.stderr.write(`ferry: ${err.message}\n`);
     process.exitCode = 2;

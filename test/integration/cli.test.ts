@@ -39,6 +39,9 @@ describe('the ferry CLI against a running cluster', () => {
     // Half a megabyte through a pipe: every line arrives (the CLI waits for the reader before it exits).
     const all = await ferry(['consume', 'load', '--from', 'earliest']);
     expect([all.code, all.stdout.split('\n').filter((l) => l.length > 0).length]).toEqual([0, 2000]);
+    // A reader that leaves early (`| head`) ends the command quietly, as it ends cat.
+    const head = await runCli(f.cluster, ['consume', 'load', '--from', 'earliest'], '', { closeStdoutAfterBytes: 1_000 });
+    expect(head).toMatchObject({ code: 0, stderr: expect.not.stringMatching(/EPIPE|Error/) });
     const described = await ferry(['topic', 'describe', 'load']);
     expect(described.stdout).toMatch(/^0\s+\d\s+\d+\s+0\s+2001\s+2001\s+\d+/m);
     expect((await ferry(['topic', 'list'])).stdout).toMatch(/^load\s+1\s+3$/m);

@@ -63,12 +63,21 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
 const ferryBin = path.resolve(import.meta.dirname, '../../bin/ferry.mjs');
 
 /** Runs the `ferry` CLI against the cluster and collects its exit code and output. */
-export function runCli(cluster: LocalCluster, args: readonly string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs the `ferry` CLI against the cluster. `closeStdoutAfterBytes`: stop reading and close the
+ * pipe once that much has arrived, as `| head` does.
+ */
+export function runCli(
+  cluster: LocalCluster, args: readonly string[], stdin = '', options: { closeStdoutAfterBytes?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [ferryBin, '--bootstrap', cluster.bootstrap().join(','), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (options.closeStdoutAfterBytes !== undefined && stdout.length >= options.closeStdoutAfterBytes) child.stdout.destroy();
+    });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(stdin);
