@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FerryClient, QueueMessage } from '../../client/index.js';
-import { runCli, startCluster, until, type Fixture } from './cluster-fixture.js';
+import { runCli, startCluster, tail, until, type Fixture } from './cluster-fixture.js';
 
 let f: Fixture;
 beforeAll(async () => {
@@ -258,6 +258,10 @@ describe('queue groups on a 3-node cluster (real processes)', () => {
       const firstBack = Date.now() - killedAt;
       process.stderr.write(`queues: after kill -9 of the coordinator's node, every unacked record was delivered again within ${firstBack} ms (lock 4000 ms)\n`);
       for (const v of lockedNotAcked) expect(seen.get(v), `${v} was locked at the kill: delivery 2`).toBe(2);
+    } catch (err) {
+      // Seen once in a full-suite run (a 40 s wait that usually takes 5 s): keep what the nodes said.
+      const logs = f.cluster.ids.map((id) => `--- node ${id}\n${tail(f.cluster.logFile(id), 60)}`).join('\n');
+      throw new Error(`${(err as Error).message}\nseen ${seen.size} of ${produced.size - acked.size} unacked\n${logs}`, { cause: err });
     } finally {
       f.cluster.startNode(coordinator.nodeId);
       await f.cluster.waitReady(60_000);
