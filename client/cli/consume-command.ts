@@ -71,7 +71,8 @@ export function registerConsumeCommand(program: Command, globals: () => GlobalOp
           for (const r of await consumer.poll(500)) {
             if (!o.follow && r.offset >= ends.get(r.partition)!) continue;
             if (o.maxMessages !== undefined && n >= o.maxMessages) break;
-            await printOut(`${render(r, o.format)}\n`);
+            const behind = printOut(`${render(r, o.format)}\n`);
+            if (behind) await behind;
             n += 1;
           }
         }
@@ -101,7 +102,8 @@ async function consumeInGroup(topic: string, group: string, o: ConsumeOptions, g
   try {
     while (!stopped && (o.maxMessages === undefined || n < o.maxMessages)) {
       for (const r of await consumer.poll(500, o.maxMessages === undefined ? 500 : o.maxMessages - n)) {
-        await printOut(`${render(r, o.format)}\n`);
+        const behind = printOut(`${render(r, o.format)}\n`);
+        if (behind) await behind;
         n += 1;
       }
     }

@@ -20,16 +20,18 @@ process.stdout.on('error', (err) => {
   if (isEpipe(err)) readerGone = true;
 });
 
-/** Writes `text`, waiting while the reader is behind; throws OutputClosedError once it is gone. */
-export async function printOut(text: string): Promise<void> {
+/**
+ * Writes `text`. Returns a promise only when the reader is behind (await it before writing more),
+ * so a fast reader costs no promise per record. Throws OutputClosedError once the reader is gone.
+ */
+export function printOut(text: string): Promise<void> | undefined {
   if (readerGone) throw new OutputClosedError('stdout was closed by its reader');
-  try {
-    if (!process.stdout.write(text)) await once(process.stdout, 'drain');
-  } catch (err) {
+  if (process.stdout.write(text)) return undefined;
+  return once(process.stdout, 'drain').then(() => undefined, (err: unknown) => {
     if (!isEpipe(err)) throw err;
     readerGone = true;
     throw new OutputClosedError('stdout was closed by its reader');
-  }
+  });
 }
 
 /** Resolves once everything written so far to stdout and stderr has left the process. */
