@@ -297,3 +297,23 @@ describe('the host contract', () => {
     expect(res).toMatchObject({ ok: false, code: 'notLeader', leader: 1 });
   });
 });
+
+describe('overload (promise 5: pushed back, not absorbed)', () => {
+  it('refuses a proposal past maxUncommittedBytes with "overloaded" and accepts again once entries commit', () => {
+    const net = new TestNet(3, { maxUncommittedBytes: 1_000 });
+    net.elect(1);
+    net.drop = () => true; // the followers hear nothing: nothing commits
+    const leader = net.get(1).node;
+    expect(leader.propose(new Uint8Array(600))).toMatchObject({ ok: true });
+    expect(leader.propose(new Uint8Array(300))).toMatchObject({ ok: true });
+    const refused = leader.propose(new Uint8Array(200));
+    expect(refused).toMatchObject({ ok: false, code: 'overloaded', leader: 1 });
+    const lastBefore = net.raft(1).log.lastIndex();
+    net.stabilize();
+    expect(net.raft(1).log.lastIndex()).toBe(lastBefore); // the refused entry was never appended
+    net.drop = () => false;
+    net.tickAll(3); // heartbeats bring the followers up to date; the entries commit
+    expect(net.raft(1).log.committed).toBe(lastBefore);
+    expect(leader.propose(new Uint8Array(200))).toMatchObject({ ok: true });
+  });
+});
