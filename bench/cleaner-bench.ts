@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanLog, encodeBatch, IoThrottle, PartitionLog, type CleanerResult, type RecordInput } from '../log/index.js';
+import { percentile } from './report.js';
 
 const mib = 1024 * 1024;
 const totalBytes = Number(process.env.BENCH_MIB ?? 64) * mib;
@@ -60,7 +61,7 @@ async function writer(log: PartitionLog, done: () => boolean, minFlushes: number
     latencies.push(performance.now() - t);
   }
   latencies.sort((a, b) => a - b);
-  const at = (q: number): number => Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(2));
+  const at = (q: number): number => Number(percentile(latencies, q).toFixed(2));
   return { flushes: latencies.length, p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalCluster } from '../chaos/local-cluster.js';
 import { createClient, type FerryClient, type RecordMetadata } from '../client/index.js';
+import { percentile, printFigures } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -93,7 +94,7 @@ async function latency(ferry: FerryClient, topic: string, samples: number): Prom
     if (i % 500 === 499) progress(`  latency: ${i + 1}/${samples}`);
   }
   times.sort((a, b) => a - b);
-  const at = (q: number): number => +times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(3);
+  const at = (q: number): number => +percentile(times, q).toFixed(3);
   return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
 }
 
@@ -154,8 +155,7 @@ async function main(): Promise<void> {
       ['producer CPU / 1 KiB (µs)', String(clientCpuUsPerRecord1k), ''],
       ['producer CPU / 100 B (µs)', String(clientCpuUsPerRecord100B), ''],
     ];
-    process.stdout.write(`\n${'figure'.padEnd(26)}${'value'.padStart(10)}  target\n`);
-    for (const [name, v, target] of rows) process.stdout.write(`${name.padEnd(26)}${v.padStart(10)}  ${target}\n`);
+    printFigures(rows);
     process.stdout.write(`${JSON.stringify({
       msgPerSec: k1.msgPerSec, mbPerSec: k1.mbPerSec, msgPerSec100B: b100.msgPerSec, p50Ms: lat.p50Ms, p99Ms: lat.p99Ms,
       maxMs: lat.maxMs, consumeMsgPerSec, consumeMsgPerSec100B, records1k: k1.sent, records100B: b100.sent,

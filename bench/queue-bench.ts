@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalCluster } from '../chaos/local-cluster.js';
 import { createClient, type FerryClient } from '../client/index.js';
+import { percentile, printFigures } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -76,7 +77,7 @@ async function latency(ferry: FerryClient, topic: string, samples: number): Prom
     ms.push(performance.now() - t0);
   }
   ms.sort((a, b) => a - b);
-  const at = (q: number): number => Math.round((ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? 0) * 10) / 10;
+  const at = (q: number): number => Math.round(percentile(ms, q) * 10) / 10;
   return { p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 
@@ -102,8 +103,7 @@ async function main(): Promise<void> {
       ['receive + ack p50 (ms)', String(lat.p50Ms)],
       ['receive + ack p99 (ms)', String(lat.p99Ms)],
     ];
-    process.stdout.write(`\n${'figure'.padEnd(26)}${'value'.padStart(10)}\n`);
-    for (const [name, v] of rows) process.stdout.write(`${name.padEnd(26)}${v.padStart(10)}\n`);
+    printFigures(rows);
     process.stdout.write(`${JSON.stringify({ drainRecordsPerSec: d.recordsPerSec, handled: d.handled, records, ...lat })}\n`);
   } finally {
     ferry.close();

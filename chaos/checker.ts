@@ -295,8 +295,13 @@ function median(xs: readonly number[]): number | null {
 function availabilityOf(history: readonly HistoryEvent[], produces: readonly ProduceEvent[]): Availability {
   const acks = produces.filter((p) => p.outcome.type === 'ok');
   const partitions = [...new Set(produces.map((p) => p.partition))].sort((a, b) => a - b);
-  const runStart = Math.min(...produces.map((p) => p.startMs));
-  const runEnd = Math.max(...produces.map((p) => p.endMs));
+  // A loop, not Math.min(...spread): a long run records more produces than a call takes arguments.
+  let runStart = Infinity;
+  let runEnd = -Infinity;
+  for (const p of produces) {
+    runStart = Math.min(runStart, p.startMs);
+    runEnd = Math.max(runEnd, p.endMs);
+  }
   const longestNoAckMs: Record<number, number> = {};
   for (const partition of partitions) {
     const times = acks.filter((p) => p.partition === partition).map((p) => p.endMs).sort((a, b) => a - b);

@@ -14,6 +14,7 @@
 import { createClient, type FerryClient, type GroupConsumer, type TopicPartitionRef } from '../client/index.js';
 import type { CommitEvent, PollEvent, RebalanceEvent } from './history.js';
 import { pollLoop } from './pollers.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface GroupMembersOptions {
   readonly bootstrap: readonly string[];
@@ -33,7 +34,6 @@ interface Member {
   loop: Promise<void>;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Between a member leaving and its replacement joining: long enough for the group to rebalance without it. */
 const replaceGapMs = 1_500;
 /** How long a member's close (last commit, LeaveGroup) may take. */

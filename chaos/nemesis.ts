@@ -13,6 +13,7 @@ import type { LocalCluster } from './local-cluster.js';
 import type { NetnsNetwork } from './netns.js';
 import type { NemesisEvent } from './history.js';
 import type { SeededRandom } from './prng.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const faultKinds = [
   'kill', 'pause', 'kill-leader', 'kill-controller', 'kill-majority', 'kill-all', 'partition', 'partition-leader', 'split', 'corrupt', 'transfer',
@@ -43,7 +44,6 @@ export interface NemesisOptions {
   readonly reassign: () => Promise<string>;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Records `action`, applies the fault, holds it, undoes it and records `undone`. */
 async function hold(o: NemesisOptions, action: string, nodes: readonly number[], holdMs: number,

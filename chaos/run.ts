@@ -28,6 +28,7 @@ import { SeededRandom } from './prng.js';
 import { ChaosPollers } from './pollers.js';
 import { ChaosReaders } from './readers.js';
 import { ProduceWorkload, producerModes, type ProducerMode } from './workload.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ChaosOptions {
   readonly seconds: number;
@@ -48,7 +49,6 @@ export interface ChaosOptions {
   readonly progress: (line: string) => void;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** The chaos consumer group, and how often one of its members is replaced (a rebalance under faults). */
 const groupId = 'chaos-group';
 const groupChurnMs = 5_000;

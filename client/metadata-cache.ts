@@ -88,15 +88,16 @@ export class MetadataCache {
     }
   }
 
+  /** The topic if it is already known (no RPC): the producer's per-record fast path. */
+  knownTopic(name: string): TopicView | undefined {
+    return this.topics.get(name);
+  }
+
   /**
    * The topic, refreshing if unknown. A topic just created may reach the node asked a moment
    * after the controller committed it, so an unknown topic is asked for a few more times
    * (about 1.5 s in all) before UNKNOWN_TOPIC_OR_PARTITION.
    */
-  /** The topic if it is already known (no RPC): the producer's per-record fast path. */
-  knownTopic(name: string): TopicView | undefined {
-    return this.topics.get(name);
-  }
 
   async topic(name: string): Promise<TopicView> {
     for (let attempt = 0; ; attempt += 1) {

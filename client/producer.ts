@@ -149,7 +149,6 @@ export class Producer {
   private readonly queues = new Map<string, PartitionQueue>();
   private readonly sticky = new Map<string, number>();
   private readonly inflight = new Set<Promise<void>>();
-  /** Sends still looking up metadata, not yet in a partition queue (flush must wait for them). */
   /** Sends still waiting for their topic's metadata, in all (flush() waits for them). */
   private queueing = 0;
   /** Per topic: the lookup its waiting sends share, and how many still wait on it. */

@@ -42,6 +42,11 @@ export function hostsOf(p: PartitionInfo): number[] {
   return [...new Set([...p.replicas, ...(p.target ?? [])])];
 }
 
+/** How many replicas the partition is meant to have: its target's while a move runs (`replicas` then also holds the leaving ones). */
+export function replicationFactorOf(p: PartitionInfo): number {
+  return (p.target ?? p.replicas).length;
+}
+
 /** Partitions one reassignment command may move. */
 export const reassignmentMovesMax = 1_000;
 
@@ -243,7 +248,7 @@ export class MetadataState {
       }
       // Members of a replaced target may already be in the Raft group: they stay hosts (in
       // `replicas`) until the leader has converged on the new target.
-      const members = [...p.replicas, ...(p.target ?? []).filter((id) => !p.replicas.includes(id))];
+      const members = hostsOf(p);
       // Only a move to where the partition already is, with none under way, needs no driving.
       if (!p.target && sameList(p.replicas, target)) continue;
       partitions[partition] = { partition, replicas: members, target: [...target], ...(p.moved || members.length !== p.replicas.length ? { moved: true } : {}) };

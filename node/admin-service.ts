@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { groupStateTopicConfig, groupStateTopicName, isInternalTopic } from '../controller/group-state-topic.js';
-import { hostsOf, reassignmentMovesMax, type TopicInfo } from '../controller/metadata-state.js';
+import { hostsOf, reassignmentMovesMax, replicationFactorOf, type TopicInfo } from '../controller/metadata-state.js';
 import { placeReplicas } from '../controller/placement.js';
 import { parseTopicConfig, resetTopicConfigKeys, topicConfigToStrings, validateTopicName } from '../controller/topic-config.js';
 import type { AlterTopicConfigRequest__Output } from '../proto/gen/ferry/v1/AlterTopicConfigRequest.js';
@@ -135,7 +135,6 @@ export class AdminService {
     }, fail);
   }
 
-  /** Sets and resets config keys: checked here for a quick answer, decided when the change applies. */
   /** Grows a topic; the new partitions are placed like a new topic's, continuing its rotation. */
   createPartitions(req: CreatePartitionsRequest__Output): Promise<CreatePartitionsResponse> {
     const fail = (error: ReturnType<typeof wireError>): CreatePartitionsResponse => ({ error });
@@ -152,7 +151,7 @@ export class AdminService {
         return fail(wireError('INVALID_REQUEST',
           `topic "${req.name}" has ${have} partitions; the new total must be ${have + 1}-${topicPartitionsMax} (a topic never shrinks: keys would move), got ${req.totalPartitions}`));
       }
-      const rf = t.partitions[0]!.replicas.length;
+      const rf = replicationFactorOf(t.partitions[0]!);
       const live = [...this.ctx.brokers()].filter(([, b]) => !b.fenced).map(([nodeId, b]) => ({ nodeId, rack: b.rack }));
       const placed = placeReplicas(live, req.totalPartitions - t.partitions.length, rf, t.topicId + t.partitions.length);
       if (!placed.ok) return fail(wireError('INVALID_REPLICATION_FACTOR', placed.problem));
@@ -168,6 +167,7 @@ export class AdminService {
     }, fail);
   }
 
+  /** Sets and resets config keys: checked here for a quick answer, decided when the change applies. */
   alterTopicConfig(req: AlterTopicConfigRequest__Output): Promise<AlterTopicConfigResponse> {
     const fail = (error: ReturnType<typeof wireError>): AlterTopicConfigResponse => ({ error });
     if (isInternalTopic(req.name)) return Promise.resolve(fail(wireError('INVALID_REQUEST', `topic "${req.name}" is internal; its config is fixed`)));

@@ -424,8 +424,9 @@ export class Broker implements ReplicaDirectory {
     const out: MovingPartition[] = [];
     for (const topic of this.controller.state.topics()) {
       for (const p of topic.partitions) {
+        if (!p.target) continue; // nearly always: no key string built for a partition at rest
         const key = partitionGroupKey(topic.topicId, p.partition);
-        if (p.target && this.partitions.has(key)) out.push({ key, topicId: topic.topicId, partition: p.partition, target: p.target });
+        if (this.partitions.has(key)) out.push({ key, topicId: topic.topicId, partition: p.partition, target: p.target });
       }
     }
     return out;

@@ -14,11 +14,19 @@ export async function loadOrBootstrapGroup(
   /** The metadata version that made this node a host (GroupStateStore's since/). */
   hostedSince = 0,
 ): Promise<StoredGroup> {
+  const { snapshot, hardState } = bootstrapState(conf as ConfState);
+  return loadOrStore(store, key, { index: snapshot.meta.index, term: snapshot.meta.term }, hardState,
+    { voters: [...conf.voters], learners: [...conf.learners] }, hostedSince);
+}
+
+/** The group's stored state, or (first time) this initial state, synced, then loaded back. */
+async function loadOrStore(
+  store: GroupStateStore, key: string, at: { index: number; term: number }, hardState: { term: number; vote: number; commit: number },
+  confState: { voters: number[]; learners: number[] }, hostedSince: number,
+): Promise<StoredGroup> {
   const stored = await store.load(key);
   if (stored.snapshot) return stored;
-  const { snapshot, hardState } = bootstrapState(conf as ConfState);
-  const confState = { voters: [...conf.voters], learners: [...conf.learners] };
-  store.setSnapshot(key, { index: snapshot.meta.index, term: snapshot.meta.term, nextOffset: 0, confState, data: new Uint8Array(0) });
+  store.setSnapshot(key, { index: at.index, term: at.term, nextOffset: 0, confState, data: new Uint8Array(0) });
   store.setHardState(key, { term: hardState.term, vote: hardState.vote, commit: hardState.commit }, true);
   store.setConfState(key, confState);
   store.setHostedSince(key, hostedSince);
@@ -32,14 +40,6 @@ export async function loadOrBootstrapGroup(
  * (it is no voter in its own view); the leader, which added it as a learner, brings it up by its
  * snapshot (with the group's configuration) and the log after it.
  */
-export async function loadOrJoinGroup(store: GroupStateStore, key: string, hostedSince: number): Promise<StoredGroup> {
-  const stored = await store.load(key);
-  if (stored.snapshot) return stored;
-  const confState = { voters: [], learners: [] };
-  store.setSnapshot(key, { index: 0, term: 0, nextOffset: 0, confState, data: new Uint8Array(0) });
-  store.setHardState(key, { term: 0, vote: 0, commit: 0 }, true);
-  store.setConfState(key, confState);
-  store.setHostedSince(key, hostedSince);
-  await store.commit();
-  return store.load(key);
+export function loadOrJoinGroup(store: GroupStateStore, key: string, hostedSince: number): Promise<StoredGroup> {
+  return loadOrStore(store, key, { index: 0, term: 0 }, { term: 0, vote: 0, commit: 0 }, { voters: [], learners: [] }, hostedSince);
 }

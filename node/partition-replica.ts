@@ -221,7 +221,7 @@ export class PartitionReplica implements GroupApplier {
       }
       return Promise.reject(this.notLeader(r.message));
     }
-    view?.record(header, r.index, -1);
+    view?.record(header, r.index, -1, r.term);
     const waiters = acks === 'all' ? this.waitingForCommit : this.waitingForPersist;
     const answer = acks === 'none' ? Promise.resolve(-1) : waiters.wait(r.index, r.term, timeoutMs).then(() => this.storage.baseOffsetOf(r.index));
     // Batches held for this one go after it, also in the waiters' index order.
@@ -250,9 +250,9 @@ export class PartitionReplica implements GroupApplier {
     if (original.index <= this.appliedIndex) {
       return Promise.resolve(original.baseOffset >= 0 ? original.baseOffset : this.storage.baseOffsetOf(original.index));
     }
-    // Past the stored log, the original is this leader's own proposal of this term, not written
-    // yet (the view is rebuilt whenever the term changes): a retry can arrive that soon.
-    const term = this.storage.term(original.index as Index) ?? (original.index > this.storage.lastIndex() ? this.host.status(this.key)?.term : undefined);
+    // A leader's own proposal carries its term: its entry may not be written yet (a retry can
+    // arrive that soon, e.g. a held copy released in the same call).
+    const term = original.term ?? this.storage.term(original.index as Index);
     if (term === undefined) throw new Error(`partition ${this.key}: uncommitted entry ${original.index} of a producer has no term`);
     const waiters = acks === 'all' ? this.waitingForCommit : this.waitingForPersist;
     return waiters.waitExisting(original.index, term, timeoutMs).then(() => this.storage.baseOffsetOf(original.index));

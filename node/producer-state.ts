@@ -42,6 +42,8 @@ export interface ProducerBatch {
   readonly index: number;
   /** Offset of its first record; -1 while a leader's proposal has none assigned yet. */
   readonly baseOffset: number;
+  /** Term of a leader's own proposal (its entry may not be written yet); undefined from the log. */
+  readonly term?: number;
 }
 
 interface ProducerEntry {
@@ -126,9 +128,11 @@ export class ProducerStateTable {
   }
 
   /** Applies a batch that is in the log (in log order). Decides nothing: the log is the truth. */
-  record(h: ProducerBatchHeader, index: number, baseOffset: number): void {
+  record(h: ProducerBatchHeader, index: number, baseOffset: number, term?: number): void {
     if (h.producerId < 0) return;
-    const batch: ProducerBatch = { firstSeq: h.baseSequence, lastSeq: lastSequenceOf(h.baseSequence, h.lastOffsetDelta), index, baseOffset };
+    const batch: ProducerBatch = {
+      firstSeq: h.baseSequence, lastSeq: lastSequenceOf(h.baseSequence, h.lastOffsetDelta), index, baseOffset, ...(term === undefined ? {} : { term }),
+    };
     let e = this.producers.get(h.producerId);
     if (e) this.producers.delete(h.producerId); // re-inserted below: most recently written
     if (!e || h.producerEpoch !== e.epoch) {

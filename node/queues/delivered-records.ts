@@ -20,7 +20,11 @@ export async function readDelivered(topics: TopicAccess, topic: string, delivere
   onReadError: (partition: number, err: unknown) => void): Promise<ReceivedRecord[]> {
   const out: ReceivedRecord[] = [];
   const byPartition = new Map<number, QueueReceipt[]>();
-  for (const d of delivered) byPartition.set(d.partition, [...(byPartition.get(d.partition) ?? []), d]);
+  for (const d of delivered) {
+    const list = byPartition.get(d.partition);
+    if (list) list.push(d);
+    else byPartition.set(d.partition, [d]);
+  }
   for (const [p, ds] of byPartition) {
     const wanted = new Map(ds.map((d) => [d.offset, d]));
     let offset = Math.min(...wanted.keys());

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMetadataImage, encodeMetadataImage } from '../../controller/metadata-image.js';
-import { hostsOf, MetadataState } from '../../controller/metadata-state.js';
+import { hostsOf, MetadataState, replicationFactorOf } from '../../controller/metadata-state.js';
 import { chooseReplacement } from '../../controller/placement.js';
 import { planMovesOff } from '../../controller/reassignment-plan.js';
 import { defaultTopicConfig } from '../../controller/topic-config.js';
@@ -32,6 +32,10 @@ describe('reassignment metadata', () => {
     s.apply(7, { type: 'reassignPartitions', topic: 't', moves: [{ partition: 1, target: [2, 3, 5] }] });
     s.apply(8, { type: 'reassignPartitions', topic: 't', moves: [{ partition: 1, target: [2, 3, 1] }] });
     expect(s.topic('t')!.partitions[1]).toEqual({ partition: 1, replicas: [2, 3, 4, 5], target: [2, 3, 1], moved: true });
+    // Four hosts while the move runs, but the topic's replication factor is still 3 (what
+    // CreatePartitions places new partitions with).
+    expect(replicationFactorOf(s.topic('t')!.partitions[1]!)).toBe(3);
+    expect(replicationFactorOf(s.topic('t')!.partitions[0]!)).toBe(3);
     // A move to where the partition already is, with nothing under way, changes nothing.
     s.apply(9, { type: 'reassignPartitions', topic: 't', moves: [{ partition: 0, target: [1, 2, 3] }] });
     expect(s.topic('t')!.partitions[0]).toEqual({ partition: 0, replicas: [1, 2, 3] });
