@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeBatch, PartitionLog, type RecordInput } from '../log/index.js';
+import { encodeBatch, logLimits, PartitionLog, type RecordInput } from '../log/index.js';
 
 const mib = 1024 * 1024;
 const totalBytes = Number(process.env.BENCH_MIB ?? 256) * mib;
@@ -69,7 +69,10 @@ function rawWriter(file: string): Writer & { fd: number } {
 
 function logWriter(log: PartitionLog): Writer {
   return {
-    write: (b) => log.append(b), // re-stamps the base offset in place: same bytes, new offset
+    // Stamps the base offset in place. An appended buffer must not change until it is written:
+    // the pool of batches is 4x the most write-behind queues (tailQueuedBytesMax), and the final
+    // read-back CRC-checks every batch, so a violation would fail the run.
+    write: (b) => log.append(b),
     sync: () => log.flush(),
   };
 }
@@ -119,7 +122,7 @@ const mbps = (t: Timing): number => t.bytes / 1e6 / (t.ms / 1000);
 async function main(): Promise<void> {
   fs.mkdirSync(workDir, { recursive: true });
   try {
-    const batches = makeBatches(16);
+    const batches = makeBatches(Math.ceil((4 * logLimits.tailQueuedBytesMax) / (recordsPerBatch * recordBytes)));
     console.log(
       `log-bench: ${batches[0]?.length} B batches (${recordsPerBatch} x ${recordBytes} B records), flush every ` +
         `${flushEveryBytes / mib} MiB, ${totalBytes / mib} MiB per writer in ${sliceBytes / mib} MiB interleaved slices`,

@@ -30,6 +30,12 @@ export const offsetMax = Number.MAX_SAFE_INTEGER;
 /** Most bytes one read() returns (more only if a single batch is larger): bounds fetch memory. */
 export const readBytesMax = 32 * 1024 * 1024;
 
+/**
+ * Bytes of one segment's appends queued for the threadpool (write-behind) past which append()
+ * writes the waiting ones synchronously: bounds the memory a slow disk can pin per segment.
+ */
+export const tailQueuedBytesMax = 4 * 1024 * 1024;
+
 /** Bytes read per pread when recovering or scanning a segment sequentially. */
 export const scanChunkBytes = 4 * 1024 * 1024;
 /** Bytes read per pread when walking headers (header-only scan, index lookups). */

@@ -1,7 +1,11 @@
 // A read-through window over a file for walking batch headers sequentially with few preads:
 // one pread fills `windowBytes`, and every header inside it is served from memory.
-import fs from 'node:fs';
 import { assert } from './errors.js';
+
+/** Where a window's bytes come from: a segment file, with its not yet written tail. */
+export interface ByteSource {
+  readInto(out: Buffer, offset: number, length: number, position: number): void;
+}
 
 export class FileWindow {
   private buf: Buffer;
@@ -9,7 +13,7 @@ export class FileWindow {
   private len = 0;
 
   constructor(
-    private readonly fd: number,
+    private readonly source: ByteSource,
     windowBytes: number,
   ) {
     this.buf = Buffer.allocUnsafe(windowBytes);
@@ -30,10 +34,9 @@ export class FileWindow {
     if (pos < this.start || pos + want > this.start + this.len) {
       if (want > this.buf.length) this.buf = Buffer.allocUnsafe(want);
       const fill = Math.min(this.buf.length, fileEnd - pos);
-      const got = fs.readSync(this.fd, this.buf, 0, fill, pos);
-      assert(got === fill, `short read: ${got} of ${fill} bytes at ${pos}`);
+      this.source.readInto(this.buf, 0, fill, pos);
       this.start = pos;
-      this.len = got;
+      this.len = fill;
     }
     return { index: pos - this.start, available: Math.min(this.start + this.len, fileEnd) - pos };
   }

@@ -180,7 +180,7 @@ async function stageCleanedSegments(ctx: PassContext, latest: ReadonlyMap<string
         out.unlinkFiles(); // nothing to drop here: the live segment stays as it is
         continue;
       }
-      out.datasyncSync();
+      await out.datasync();
       out.writeIndexes();
       staged.push({ baseOffset: seg.baseOffset, nextOffset: seg.nextOffset, sizeBytes: out.sizeBytes });
     } finally {

@@ -2,9 +2,11 @@
 // rolls segments, group-commits fsyncs, serves reads of whole verified batches, and cuts the log
 // at either end when Raft (suffix) or retention (prefix) asks.
 //
-// Threading model: everything is synchronous and runs in call order on the JS thread, except the
-// fdatasync calls inside flush(), which run on the libuv threadpool. So append() may be called
-// while a flush is in flight; the flush covers what was appended before it started.
+// Threading model: the log's state changes synchronously, in call order, on the JS thread. Two
+// kinds of file I/O run on the libuv threadpool: each segment's writes (write-behind, see
+// tail-writer.ts: an append returns once validated and queued, and is readable at once) and the
+// fdatasync calls inside flush(). So append() may be called while a flush is in flight; the flush
+// covers what was appended before it started.
 import { fsyncDirSync, writeRecoveryCheckpoint } from './checkpoint-file.js';
 import {
   indexIntervalBytesDefault,
@@ -593,11 +595,20 @@ export class PartitionLog {
     this.damaged.splice(i, 1);
   }
 
+  /**
+   * Resolves once every append so far is in the kernel's page cache: what survives a process crash
+   * (not a power loss: that is flush()). For tests that simulate a crash.
+   */
+  async settle(): Promise<void> {
+    await Promise.all([...this.segments, ...this.retired].map((s) => s.settle()));
+  }
+
   /** Flushes everything, writes indexes and a clean-shutdown checkpoint, closes files. */
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.failure === null) {
       await this.flush();
+      await this.settle(); // a truncation after the last append may still be queued
       try {
         this.active.writeIndexes(); // sealed segments' indexes were written when they were flushed
         this.writeCheckpoint(this.logEnd, true);

@@ -3,8 +3,9 @@
 // are written whole when the segment is sealed or the log is closed; they are trusted at open only
 // for segments below the recovery point (and sanity-checked even then).
 //
-// A Segment never decides policy (rolling, retention, durability): PartitionLog does. All file
-// I/O is synchronous except `datasync()`, so appends and reads happen in call order.
+// A Segment never decides policy (rolling, retention, durability): PartitionLog does. Appends and
+// truncations reach the file through a TailWriter (write-behind on the libuv threadpool, in call
+// order, unwritten bytes served from memory); reads are synchronous and see every append.
 import fs from 'node:fs';
 import path from 'node:path';
 import { batchHeaderBytes, headerWindowBytes, readBytesMax, scanChunkBytes, segmentNameDigits } from './constants.js';
@@ -13,6 +14,7 @@ import { FileWindow } from './file-window.js';
 import { OffsetIndex } from './offset-index.js';
 import { firstOffsetAtOrAfter, readBatchHeader, type BatchHeader } from './record-batch.js';
 import { checkStoredBatch, checkStoredHeader, lastOffsetDeltaAt, maxTimestampAt } from './stored-batch.js';
+import { TailWriter } from './tail-writer.js';
 import { TimeIndex } from './time-index.js';
 
 export interface SegmentLimits {
@@ -75,6 +77,7 @@ export class Segment {
   firstBatchMaxTimestamp: number | null = null;
   private bytesSinceIndexEntry = 0;
   private readonly window: FileWindow;
+  private readonly tail: TailWriter;
   private closed = false;
 
   private constructor(
@@ -90,7 +93,8 @@ export class Segment {
     this.offsetIndex = new OffsetIndex(baseOffset);
     this.timeIndex = new TimeIndex(baseOffset);
     this.nextOffset = baseOffset;
-    this.window = new FileWindow(fd, headerWindowBytes);
+    this.tail = new TailWriter(fd);
+    this.window = new FileWindow(this.tail, headerWindowBytes);
   }
 
   /** Creates an empty segment, replacing any stale files of the same name. */
@@ -166,7 +170,7 @@ export class Segment {
   /** Full scan: verify every batch, rebuild both indexes, cut the file at the first bad byte. */
   private recover(): SegmentCut | null {
     const fileSize = this.sizeBytes;
-    const scan = new FileWindow(this.fd, Math.max(scanChunkBytes, this.limits.maxBatchBytes));
+    const scan = new FileWindow(this.tail, Math.max(scanChunkBytes, this.limits.maxBatchBytes));
     this.offsetIndex.entries.truncate(0);
     this.timeIndex.entries.truncate(0);
     this.sizeBytes = 0;
@@ -200,7 +204,7 @@ export class Segment {
       batchesCut: countFrames(scan, this.sizeBytes, fileSize),
       reason: problem,
     };
-    fs.ftruncateSync(this.fd, this.sizeBytes);
+    this.tail.truncate(this.sizeBytes);
     this.window.reset();
     return cut;
   }
@@ -220,23 +224,14 @@ export class Segment {
   }
 
   /**
-   * Writes a validated, offset-stamped batch at the end of the file (page cache only; durable
-   * after `datasync()`). On a failed write the file is cut back so no partial batch remains.
+   * Queues a validated, offset-stamped batch at the end of the file: readable at once, in the page
+   * cache soon after, durable after `datasync()`. The buffer must not change afterwards.
    */
   append(batch: Buffer, baseOffset: number, lastOffset: number, maxTimestamp: number): void {
     assert(!this.closed, 'append to a closed segment');
     assert(baseOffset === this.nextOffset, `segment ${this.baseOffset} expects ${this.nextOffset}, got ${baseOffset}`);
-    const position = this.sizeBytes;
-    try {
-      let written = 0;
-      while (written < batch.length) {
-        written += fs.writeSync(this.fd, batch, written, batch.length - written, position + written);
-      }
-    } catch (err) {
-      fs.ftruncateSync(this.fd, position); // if this throws too, PartitionLog fail-stops
-      throw err;
-    }
-    this.indexBatch(position, baseOffset, lastOffset, maxTimestamp, batch.length);
+    this.tail.append(batch, this.sizeBytes);
+    this.indexBatch(this.sizeBytes, baseOffset, lastOffset, maxTimestamp, batch.length);
   }
 
   /** Finds the batch containing `offset` (baseOffset <= offset <= lastOffset). */
@@ -286,8 +281,7 @@ export class Segment {
     if (!('sizeBytes' in loc)) return { buffer: Buffer.alloc(0), firstOffset: fromOffset, nextOffset: fromOffset, damage: loc };
     const len = Math.min(this.sizeBytes - loc.position, Math.max(loc.sizeBytes, Math.min(maxBytes, readBytesMax)));
     const out = Buffer.allocUnsafe(len);
-    const got = fs.readSync(this.fd, out, 0, len, loc.position);
-    assert(got === len, `short read ${got}/${len} in segment ${this.baseOffset}`);
+    this.tail.readInto(out, 0, len, loc.position);
     let at = 0;
     let expected = loc.baseOffset;
     let damage: CorruptRangeDetails | null = null;
@@ -363,7 +357,7 @@ export class Segment {
       assert('sizeBytes' in loc && loc.baseOffset === offset, `truncate at ${offset} is not a checked batch boundary`);
       position = loc.position;
     }
-    fs.ftruncateSync(this.fd, position);
+    this.tail.truncate(position);
     this.window.reset();
     this.sizeBytes = position;
     this.offsetIndex.truncateFrom(offset);
@@ -375,6 +369,7 @@ export class Segment {
   /** Overwrites bytes in place (repair of a damaged range with identical-length good bytes). */
   overwrite(position: number, bytes: Buffer): void {
     assert(position + bytes.length <= this.sizeBytes, 'overwrite past the end of a segment');
+    assert(!this.tail.covers(position, bytes.length), 'overwrite of bytes not yet written');
     let written = 0;
     while (written < bytes.length) {
       written += fs.writeSync(this.fd, bytes, written, bytes.length - written, position + written);
@@ -388,20 +383,29 @@ export class Segment {
     this.timeIndex.entries.writeSync(this.timeIndexPath);
   }
 
-  datasync(): Promise<void> {
-    return new Promise((resolve, reject) => {
+  /** Waits for queued writes, then fdatasyncs. */
+  async datasync(): Promise<void> {
+    await this.tail.drain();
+    await new Promise<void>((resolve, reject) => {
       fs.fdatasync(this.fd, (err) => (err === null ? resolve() : reject(err)));
     });
   }
 
+  /** Resolves once every append so far is in the kernel (a process crash keeps it; power loss may not). */
+  settle(): Promise<void> {
+    return this.tail.drain();
+  }
+
   datasyncSync(): void {
+    assert(this.tail.idle, 'synchronous fdatasync with writes still queued');
     fs.fdatasyncSync(this.fd);
   }
 
+  /** Closes the file once queued writes finish (an in-flight fdatasync keeps its fd until then). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    fs.closeSync(this.fd);
+    this.tail.close();
   }
 
   /** Unlinks the files (the fd stays usable until close(), e.g. for an in-flight fdatasync). */

@@ -70,9 +70,11 @@ async function runOps(dir: string, ops: Op[], cleanClose: boolean): Promise<{ st
   }
   const headers = [...log.batchHeaders()];
   // Crash: unless cleanClose, the object is dropped without close(). Page-cache contents survive
-  // a process crash, so every appended byte is in the files; the damage models torn or rotten
-  // storage (a cut is also what losing unflushed writes looks like).
+  // a process crash; settle() waits for the write-behind so that every appended byte is in the
+  // files, and the damage models torn or rotten storage (a cut is also what a crash before the
+  // write-behind or the flush finished looks like: a lost suffix).
   if (cleanClose) await log.close();
+  else await log.settle();
   return { stored, headers };
 }
 
