@@ -71,7 +71,7 @@ function logWriter(log: PartitionLog): Writer {
   return {
     // Stamps the base offset in place. An appended buffer must not change until it is written:
     // the pool of batches is 4x the most write-behind queues (tailQueuedBytesMax), and the final
-    // read-back CRC-checks every batch, so a violation would fail the run.
+    // read-back checks every batch (CRC and base offset), so most violations would fail the run.
     write: (b) => log.append(b),
     sync: () => log.flush(),
   };

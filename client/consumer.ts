@@ -5,7 +5,7 @@
  * Control batches (Raft no-ops, membership changes) are skipped, as Kafka clients skip them,
  * and so are records below the position (a fetch may start inside a batch).
  */
-import { decodeBatch, readBatchHeader } from '../log/index.js';
+import { forEachRecord, readBatchHeader, type RecordHeader } from '../log/index.js';
 import type { FetchResponse__Output } from '../proto/gen/ferry/v1/FetchResponse.js';
 import type { ListOffsetsResponse__Output } from '../proto/gen/ferry/v1/ListOffsetsResponse.js';
 import type { OffsetSpec } from '../proto/gen/ferry/v1/OffsetSpec.js';
@@ -25,6 +25,15 @@ export interface ConsumedRecord {
 
 /** Where to start: the earliest or latest offset, an explicit offset, or a timestamp (ms). */
 export type StartPosition = 'earliest' | 'latest' | { readonly offset: number } | { readonly timestamp: number };
+
+/** The headers of every record that has none (shared: records are read-only). */
+const noHeaders: Readonly<Record<string, Buffer | null>> = Object.freeze({});
+
+function headerMap(headers: readonly RecordHeader[]): Record<string, Buffer | null> {
+  const out: Record<string, Buffer | null> = {};
+  for (const h of headers) out[h.key] = h.value;
+  return out;
+}
 
 /** How long a fetch keeps retrying UNKNOWN_TOPIC_OR_PARTITION (a partition still opening on its leader). */
 const unknownPartitionGraceMs = 5_000;
@@ -206,6 +215,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
   }
 
   private absorb(partition: number, from: number, records: Buffer): void {
+    const topic = this.opts.topic;
     let next = from;
     for (let pos = 0; pos < records.length;) {
       const h = readBatchHeader(records, pos);
@@ -213,13 +223,9 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
       pos += h.sizeBytes;
       if (h.lastOffset < next) continue;
       if (!h.isControl) {
-        for (const rec of decodeBatch(bytes).records) {
-          if (rec.offset < next) continue;
-          this.buffer.push({
-            topic: this.opts.topic, partition, offset: rec.offset, timestamp: rec.timestamp, key: rec.key, value: rec.value,
-            headers: rec.headers.length === 0 ? {} : Object.fromEntries(rec.headers.map((x) => [x.key, x.value])),
-          });
-        }
+        forEachRecord(bytes, next, (offset, timestamp, key, value, headers) => {
+          this.buffer.push({ topic, partition, offset, timestamp, key, value, headers: headers.length === 0 ? noHeaders : headerMap(headers) });
+        });
       }
       next = h.lastOffset + 1;
     }
@@ -251,7 +257,11 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
     }
     if (this.buffer.length === 0 && this.failure) throw this.failure;
     const out = this.buffer.splice(0, maxRecords);
-    for (const r of out) this.consumed.set(r.partition, r.offset + 1);
+    // The last record of each run of one partition is enough (runs are a whole fetch long).
+    for (let i = 0; i < out.length; i++) {
+      const r = out[i]!;
+      if (out[i + 1]?.partition !== r.partition) this.consumed.set(r.partition, r.offset + 1);
+    }
     if (out.length > 0) for (const w of this.wakeFetchers.splice(0)) w();
     return out;
   }

@@ -23,6 +23,7 @@ export {
   validateBatch,
 } from './record-batch.js';
 export type { BatchHeader, ValidateOptions } from './record-batch.js';
-export { decodeBatch, encodeBatch } from './record-codec.js';
-export type { BatchInput, DecodedBatch, DecodedRecord, RecordHeader, RecordInput } from './record-codec.js';
+export { decodeBatch, encodeBatch, forEachRecord } from './record-codec.js';
+export type { BatchInput, DecodedBatch, DecodedRecord, RecordHeader, RecordInput, RecordVisitor } from './record-codec.js';
 export * as logLimits from './constants.js';
+export { sizeOfUnsigned as sizeOfUnsignedVarint } from './varint.js';

@@ -189,6 +189,9 @@ export class PartitionLog {
 
   private checkUsable(): void {
     if (this.closed) throw new LogError('LOG_CLOSED', `partition log ${this.dir} is closed`);
+    // A write-behind failure of the active segment stops the log at the next call, not only at
+    // the next flush (a node that never fsyncs might otherwise go on serving memory).
+    if (this.failure === null && this.segments.length > 0 && this.active.writeFailure !== null) this.fail(this.active.writeFailure);
     if (this.failure !== null) {
       throw new LogError('STORAGE_FAILED', `partition log ${this.dir} failed a write or fsync; reopen it to recover`, {}, this.failure);
     }
@@ -343,7 +346,8 @@ export class PartitionLog {
       return Promise.reject(err);
     }
     if (this.flushInFlight === null) {
-      const idle = this.flushed === this.logEnd && this.unsyncedSealed.length === 0 && !this.dirDirty;
+      // Writes idle too: a truncation back to the flushed offset may still wait in the queue.
+      const idle = this.flushed === this.logEnd && this.unsyncedSealed.length === 0 && !this.dirDirty && this.active.writesIdle;
       return idle ? Promise.resolve(this.flushed) : this.startFlush();
     }
     this.flushQueued ??= this.flushInFlight
@@ -372,7 +376,9 @@ export class PartitionLog {
     this.dirDirty = false;
     this.flushCeilings.add(ceiling);
     try {
-      await Promise.all([this.active.datasync(), ...sealed.map((s) => s.datasync())]);
+      // allSettled: on a failure, no sibling fdatasync may still be running when `retired` closes.
+      const synced = await Promise.allSettled([this.active.datasync(), ...sealed.map((s) => s.datasync())]);
+      for (const r of synced) if (r.status === 'rejected') throw r.reason;
       for (const s of sealed) if (this.segments.includes(s) && s !== this.active) s.writeIndexes();
       if (dirDirty) fsyncDirSync(this.dir);
       if (sealed.length > 0) this.advanceRecoveryPoint();
@@ -421,9 +427,10 @@ export class PartitionLog {
    * Reads whole batches from the one containing `fromOffset`: at least one batch even if larger
    * than maxBytes (so a consumer always progresses), never one reaching `maxOffsetExclusive` (pass
    * the high watermark), and never past the end of one segment. Every batch is CRC-verified; a
-   * damaged batch ends the read, or throws CORRUPT_RANGE if it is the first one.
+   * damaged batch ends the read, or throws CORRUPT_RANGE if it is the first one. `alloc` gives
+   * the buffer the batches are read into (at least the bytes asked; the records are a view of it).
    */
-  read(fromOffset: number, maxBytes: number, maxOffsetExclusive: number = this.logEnd): ReadResult {
+  read(fromOffset: number, maxBytes: number, maxOffsetExclusive: number = this.logEnd, alloc?: (bytes: number) => Buffer): ReadResult {
     this.checkUsable();
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new LogError('INVALID_ARGUMENT', `maxBytes ${maxBytes}`);
     if (!Number.isSafeInteger(fromOffset) || fromOffset < this.logStartOffset || fromOffset > this.logEnd) {
@@ -434,7 +441,7 @@ export class PartitionLog {
     if (fromOffset >= limit) return this.withBounds(empty);
     const known = this.damaged.find((d) => d.startOffset <= fromOffset && fromOffset <= d.endOffset);
     if (known !== undefined) throw corruptRangeError(known, 'known damaged range');
-    const r = (this.segments[this.segmentIndexFor(fromOffset)] as Segment).read(fromOffset, maxBytes, limit);
+    const r = (this.segments[this.segmentIndexFor(fromOffset)] as Segment).read(fromOffset, maxBytes, limit, alloc);
     if (r.damage !== null) {
       this.recordDamage(r.damage);
       if (r.buffer.length === 0) throw corruptRangeError(r.damage, 'CRC-32C or header check failed');
@@ -600,7 +607,12 @@ export class PartitionLog {
    * (not a power loss: that is flush()). For tests that simulate a crash.
    */
   async settle(): Promise<void> {
-    await Promise.all([...this.segments, ...this.retired].map((s) => s.settle()));
+    this.checkUsable();
+    try {
+      await Promise.all(this.segments.filter((s) => !s.writesIdle).map((s) => s.settle()));
+    } catch (err) {
+      throw this.fail(err);
+    }
   }
 
   /** Flushes everything, writes indexes and a clean-shutdown checkpoint, closes files. */

@@ -129,15 +129,21 @@ export function encodeBatch(input: BatchInput): Buffer {
   return buf;
 }
 
-/**
- * Validates and decodes one batch. Keys/values are views into `buf` (copy them to keep). A batch
- * emptied by compaction decodes to no records (readers skip to its lastOffset + 1).
- */
-export function decodeBatch(buf: Buffer, maxBatchBytes = maxBatchBytesLimit): DecodedBatch {
-  validateBatch(buf, maxBatchBytes, { allowEmpty: true });
-  const header = readBatchHeader(buf, 0);
+/** Fields of one record as stored, relative to its batch. Keys/values are views into the batch. */
+type RecordFieldsVisitor = (
+  offsetDelta: number,
+  timestampDelta: number,
+  attributes: number,
+  key: Buffer | null,
+  value: Buffer | null,
+  headers: readonly RecordHeader[],
+) => void;
+
+const noHeaders: readonly RecordHeader[] = Object.freeze([]);
+
+/** Walks the records of a batch that validateBatch accepted. */
+function visitRecords(buf: Buffer, header: BatchHeader, visit: RecordFieldsVisitor): void {
   const reader = new ByteReader(buf, batchPos.records, buf.length);
-  const records: DecodedRecord[] = [];
   for (let i = 0; i < header.recordCount; i++) {
     const len = reader.readVarint();
     const end = reader.pos + len;
@@ -148,12 +154,29 @@ export function decodeBatch(buf: Buffer, maxBatchBytes = maxBatchBytesLimit): De
     const key = reader.readBytes();
     const value = reader.readBytes();
     const headerCount = reader.readVarint();
-    const headers: RecordHeader[] = [];
-    for (let h = 0; h < headerCount; h++) {
-      const hk = reader.readBytes() as Buffer; // validateBatch guarantees non-null header keys
-      headers.push({ key: hk.toString('utf8'), value: reader.readBytes() });
+    let headers = noHeaders;
+    if (headerCount > 0) {
+      const list: RecordHeader[] = [];
+      for (let h = 0; h < headerCount; h++) {
+        const hk = reader.readBytes() as Buffer; // validateBatch guarantees non-null header keys
+        list.push({ key: hk.toString('utf8'), value: reader.readBytes() });
+      }
+      headers = list;
     }
     reader.pos = end;
+    visit(offsetDelta, timestampDelta, attributes, key, value, headers);
+  }
+}
+
+/**
+ * Validates and decodes one batch. Keys/values are views into `buf` (copy them to keep). A batch
+ * emptied by compaction decodes to no records (readers skip to its lastOffset + 1).
+ */
+export function decodeBatch(buf: Buffer, maxBatchBytes = maxBatchBytesLimit): DecodedBatch {
+  validateBatch(buf, maxBatchBytes, { allowEmpty: true });
+  const header = readBatchHeader(buf, 0);
+  const records: DecodedRecord[] = [];
+  visitRecords(buf, header, (offsetDelta, timestampDelta, attributes, key, value, headers) => {
     records.push({
       offset: header.baseOffset + offsetDelta,
       offsetDelta,
@@ -162,8 +185,27 @@ export function decodeBatch(buf: Buffer, maxBatchBytes = maxBatchBytesLimit): De
       attributes,
       key,
       value,
-      headers,
+      headers: headers === noHeaders ? [] : (headers as RecordHeader[]),
     });
-  }
+  });
   return { ...header, records };
+}
+
+/** One record as a reader sees it; key/value are views into the batch (copy them to keep). */
+export type RecordVisitor = (offset: number, timestamp: number, key: Buffer | null, value: Buffer | null, headers: readonly RecordHeader[]) => void;
+
+/**
+ * Validates one batch and hands each record at or after `fromOffset` to `visit`, building no
+ * per-record objects of its own (a consumer's hot path). `headers` is one shared frozen empty
+ * array for records without headers. Returns the batch header.
+ */
+export function forEachRecord(buf: Buffer, fromOffset: number, visit: RecordVisitor, maxBatchBytes = maxBatchBytesLimit): BatchHeader {
+  validateBatch(buf, maxBatchBytes, { allowEmpty: true });
+  const header = readBatchHeader(buf, 0);
+  const { baseOffset, baseTimestamp } = header;
+  visitRecords(buf, header, (offsetDelta, timestampDelta, _attributes, key, value, headers) => {
+    const offset = baseOffset + offsetDelta;
+    if (offset >= fromOffset) visit(offset, baseTimestamp + timestampDelta, key, value, headers);
+  });
+  return header;
 }

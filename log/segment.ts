@@ -276,11 +276,11 @@ export class Segment {
    * larger than maxBytes), then as many as fit in maxBytes, none with lastOffset >= maxOffsetExclusive.
    * Stops before the first batch that fails verification and reports it as `damage`.
    */
-  read(fromOffset: number, maxBytes: number, maxOffsetExclusive: number): SegmentRead {
+  read(fromOffset: number, maxBytes: number, maxOffsetExclusive: number, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): SegmentRead {
     const loc = this.locate(fromOffset);
     if (!('sizeBytes' in loc)) return { buffer: Buffer.alloc(0), firstOffset: fromOffset, nextOffset: fromOffset, damage: loc };
     const len = Math.min(this.sizeBytes - loc.position, Math.max(loc.sizeBytes, Math.min(maxBytes, readBytesMax)));
-    const out = Buffer.allocUnsafe(len);
+    const out = alloc(len);
     this.tail.readInto(out, 0, len, loc.position);
     let at = 0;
     let expected = loc.baseOffset;
@@ -401,7 +401,20 @@ export class Segment {
     fs.fdatasyncSync(this.fd);
   }
 
-  /** Closes the file once queued writes finish (an in-flight fdatasync keeps its fd until then). */
+  /** True when no write or truncation is queued or running. */
+  get writesIdle(): boolean {
+    return this.tail.idle;
+  }
+
+  /** Why a queued write failed (the log must fail-stop), or null. */
+  get writeFailure(): unknown {
+    return this.tail.failed;
+  }
+
+  /**
+   * Closes the file once queued writes finish. An fdatasync from datasync() is not tracked here:
+   * PartitionLog keeps segments a flush may be syncing open until it settles (its `retired`).
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;

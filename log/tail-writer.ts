@@ -5,10 +5,13 @@
 //
 // Invariant: for every position p below the segment's size, if an entry covers p, the entry's
 // byte is the content at p; otherwise the file's byte at p is, and no queued or running operation
-// will change it. Operations (writes, truncations) run one at a time in call order, so at any
-// instant the file holds the effect of a prefix of them: a crash loses a suffix of unflushed
-// appends, exactly as with synchronous writes. Durability is still only what fdatasync after
-// drain() gives.
+// will change it. Operations (writes, truncations) run one at a time in call order, so a crash
+// leaves the effect of a prefix of them, with one exception: the synchronous fallback may write
+// later batches while the running write has not landed, leaving a hole of zeros before them,
+// which recovery cuts at (a zero header is invalid; the fallback never runs while a truncation
+// waits, so no truncated batch can sit behind such a hole). Either way a crash loses a suffix of
+// the unflushed appends, never a truncation that flush() or drain() reported done: durability is
+// fdatasync after drain(), and "in the kernel" (what a process crash keeps) is drain().
 import fs from 'node:fs';
 import { tailQueuedBytesMax } from './constants.js';
 import { assert } from './errors.js';
@@ -50,6 +53,11 @@ export class TailWriter {
 
   get idle(): boolean {
     return this.ops.length === 0;
+  }
+
+  /** The error of a failed write or truncation, or null: the segment must not be used after one. */
+  get failed(): unknown {
+    return this.failure;
   }
 
   /** Every operation with a seq at or below this one has completed. */

@@ -23,8 +23,11 @@ function checkSafe(value: number): void {
   }
 }
 
-/** Bytes needed for an unsigned LEB128 value held exactly in a JS number (may exceed 2^32). */
-function sizeOfUnsigned(u: number): number {
+/**
+ * Bytes needed for an unsigned LEB128 value held exactly in a JS number (may exceed 2^32): a
+ * protobuf varint's size too.
+ */
+export function sizeOfUnsigned(u: number): number {
   let bytes = 1;
   while (u >= 0x80) {
     u = Math.floor(u / 128);

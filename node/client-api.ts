@@ -5,6 +5,7 @@ import { ferryGrpc } from '../proto/load.js';
 import type { FerryServiceHandlers } from '../proto/gen/ferry/v1/FerryService.js';
 import type { AdminService } from './admin-service.js';
 import type { DataService } from './data-service.js';
+import { withFetchEncoding } from './fetch-response-encoding.js';
 import type { ProducerIdAllocator } from './producer-id-allocator.js';
 
 /**
@@ -35,5 +36,5 @@ export function serveClientApi(server: grpc.Server, admin: AdminService, data: D
     ListOffsets: (call, done) => done(null, data.listOffsets(call.request)),
     InitProducerId: (call, done) => void producerIds.initProducerId(call.request).then((r) => done(null, r), (e: Error) => done(e)),
   };
-  server.addService(ferryGrpc().ferry.v1.FerryService.service, handlers);
+  server.addService(withFetchEncoding(ferryGrpc().ferry.v1.FerryService.service, data.fetchBuffers), handlers);
 }

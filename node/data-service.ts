@@ -11,6 +11,7 @@ import { isLogError, offsetAfterBatches } from '../log/index.js';
 import type { FetchPartitionResult } from '../proto/gen/ferry/v1/FetchPartitionResult.js';
 import type { FetchRequest__Output } from '../proto/gen/ferry/v1/FetchRequest.js';
 import type { FetchResponse } from '../proto/gen/ferry/v1/FetchResponse.js';
+import { FetchBufferPool } from './fetch-buffer-pool.js';
 import type { FetchStreamRequest__Output } from '../proto/gen/ferry/v1/FetchStreamRequest.js';
 import type { FetchStreamResponse } from '../proto/gen/ferry/v1/FetchStreamResponse.js';
 import type { ListOffsetsRequest__Output } from '../proto/gen/ferry/v1/ListOffsetsRequest.js';
@@ -37,6 +38,8 @@ export interface ReplicaDirectory {
 const acksOf: Record<string, Acks> = { ACKS_UNSPECIFIED: 'all', ACKS_ALL: 'all', ACKS_LEADER: 'leader', ACKS_NONE: 'none' };
 
 export class DataService {
+  /** What fetch reads land in; the answer encoding (fetch-response-encoding.ts) gives them back. */
+  readonly fetchBuffers = new FetchBufferPool();
   private readonly inflightByPeer = new Map<string, number>();
   /** Set at shutdown: streams end and long polls return. */
   private closed = false;
@@ -95,7 +98,7 @@ export class DataService {
 
   private readOne(topic: string, partition: number, offset: number, maxBytes: number): FetchPartitionResult {
     try {
-      const r = this.dir.replica(topic, partition).read(offset, maxBytes);
+      const r = this.dir.replica(topic, partition).read(offset, maxBytes, this.fetchBuffers.take);
       return { topic, partition, error: noError, highWatermark: r.highWatermark, logStartOffset: r.logStartOffset, records: r.records };
     } catch (e) {
       return { topic, partition, error: this.err(e), highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
@@ -121,6 +124,7 @@ export class DataService {
       const anyError = results.some((r) => r.error?.code !== 'ERROR_CODE_NONE');
       const remaining = deadline - Date.now();
       if (got >= minBytes || anyError || remaining <= 0 || cancelled() || this.closed) return { results };
+      for (const r of results) this.fetchBuffers.give(r.records as Buffer);
       await this.waitForAny(req.partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.fetchOffset })), remaining);
     }
   }
@@ -156,9 +160,10 @@ export class DataService {
       const r = this.readOne(topic, partition, offset, maxBytes);
       const records = r.records as Buffer;
       if (r.error?.code !== 'ERROR_CODE_NONE' || records.length > 0) {
+        const failed = r.error?.code !== 'ERROR_CODE_NONE';
+        offset = offsetAfterBatches(records, offset); // before write(): encoding gives the buffer back
         const ok = call.write({ result: r });
-        if (r.error?.code !== 'ERROR_CODE_NONE') break;
-        offset = offsetAfterBatches(records, offset);
+        if (failed) break;
         if (!ok) {
           // Wait for the client to drain, but not past a cancel or shutdown (no leak, no hang).
           await new Promise<void>((resolve) => {

@@ -407,7 +407,7 @@ export class PartitionReplica implements GroupApplier {
    * high watermark trails the old one's until its first entry commits, and a consumer positioned
    * there must wait, not be told its offset does not exist.
    */
-  read(offset: number, maxBytes: number): { records: Buffer; highWatermark: number; logStartOffset: number } {
+  read(offset: number, maxBytes: number, alloc?: (bytes: number) => Buffer): { records: Buffer; highWatermark: number; logStartOffset: number } {
     const start = this.logStartOffset;
     const hw = this.highWatermark;
     const end = this.log.logEndOffset;
@@ -415,7 +415,7 @@ export class PartitionReplica implements GroupApplier {
       throw new ReplicaError('OFFSET_OUT_OF_RANGE', `offset ${offset} is outside [${start}, ${Math.max(hw, end)}] of partition ${this.key}`);
     }
     if (offset >= hw) return { records: Buffer.alloc(0), highWatermark: hw, logStartOffset: start };
-    const r = this.log.read(offset, maxBytes, hw);
+    const r = this.log.read(offset, maxBytes, hw, alloc);
     return { records: r.records, highWatermark: hw, logStartOffset: start };
   }
 

@@ -416,7 +416,9 @@ export class RaftHost {
         g.lastTerm = hs.term;
         g.lastVote = hs.vote;
       }
-      if (rd.mustSync && rd.entries.length > 0 && this.options.fsync === 'always') flushes.push(g.storage.log.flush());
+      // Without fsync, entries must still be in the kernel (past the log's write-behind) before
+      // they are acknowledged: what a process crash keeps.
+      if (rd.mustSync && rd.entries.length > 0) flushes.push(this.options.fsync === 'always' ? g.storage.log.flush() : g.storage.log.settle());
     }
     flushes.push(this.options.store.commit());
     await Promise.all(flushes);

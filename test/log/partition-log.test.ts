@@ -143,6 +143,26 @@ describe('PartitionLog', () => {
       await again.close();
     }));
 
+  it('a flush after cutting back to the flushed offset waits for the queued cut (write-behind)', () =>
+    withTempDir(async (dir) => {
+      const log = await PartitionLog.open(dir);
+      const kept = makeBatch(1, 'kept', ts);
+      log.append(kept);
+      await log.flush();
+      log.append(makeBatch(1, 'cut', ts, { valueBytes: 4 * 1024 * 1024 })); // its write is queued
+      log.truncateFrom(1); // flushed == logEnd again: only the queued cut differs
+      await log.flush();
+      // Spin on this thread (no completion can run): if the cut were still queued, the big write
+      // would land meanwhile and stay, and a crash would keep the cut batch.
+      const file = path.join(dir, '00000000000000000000.log');
+      const until = Date.now() + 300;
+      while (Date.now() < until && fs.statSync(file).size === kept.length) {
+        // waiting for a write that must not come
+      }
+      expect(fs.statSync(file).size).toBe(kept.length);
+      await log.close();
+    }));
+
   it('deletes whole segments before an offset and keeps the end offset', () =>
     withTempDir(async (dir) => {
       const log = await PartitionLog.open(dir, { segmentBytes: 300 });
