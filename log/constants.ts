@@ -36,6 +36,12 @@ export const readBytesMax = 32 * 1024 * 1024;
  */
 export const tailQueuedBytesMax = 4 * 1024 * 1024;
 
+/**
+ * An append smaller than this, with nothing queued, is written synchronously: below it the
+ * threadpool round trip costs more CPU than the page-cache copy it moves off the JS thread.
+ */
+export const writeBehindBytesMin = 32 * 1024;
+
 /** Bytes read per pread when recovering or scanning a segment sequentially. */
 export const scanChunkBytes = 4 * 1024 * 1024;
 /** Bytes read per pread when walking headers (header-only scan, index lookups). */

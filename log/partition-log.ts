@@ -35,6 +35,12 @@ export interface PartitionLogConfig {
   readonly indexIntervalBytes?: number;
   /** Wall clock (ms), injectable for tests. */
   readonly nowMs?: () => number;
+  /**
+   * Appends of 32 KiB and more go to the kernel on the libuv threadpool (default true): the copy
+   * into the page cache overlaps the CRC check of the next batch. false: every append is written
+   * synchronously, which costs less CPU where no core is spare (see docs/log.md).
+   */
+  readonly writeBehind?: boolean;
 }
 
 interface ResolvedConfig extends SegmentLimits {
@@ -101,6 +107,7 @@ function resolveConfig(c: PartitionLogConfig): ResolvedConfig {
     segmentMs: positiveInt('segmentMs', c.segmentMs ?? segmentMsDefault, Number.MAX_SAFE_INTEGER),
     indexIntervalBytes: positiveInt('indexIntervalBytes', c.indexIntervalBytes ?? indexIntervalBytesDefault, segmentBytesLimit),
     nowMs: c.nowMs ?? Date.now,
+    writeBehind: c.writeBehind ?? true,
   };
 }
 
@@ -271,7 +278,7 @@ export class PartitionLog {
 
   /** Segment limits of this log, for segments the cleaner builds. */
   get segmentLimits(): SegmentLimits {
-    return { maxBatchBytes: this.config.maxBatchBytes, indexIntervalBytes: this.config.indexIntervalBytes };
+    return { maxBatchBytes: this.config.maxBatchBytes, indexIntervalBytes: this.config.indexIntervalBytes, writeBehind: this.config.writeBehind };
   }
 
   /**

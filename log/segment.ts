@@ -20,6 +20,8 @@ import { TimeIndex } from './time-index.js';
 export interface SegmentLimits {
   readonly maxBatchBytes: number;
   readonly indexIntervalBytes: number;
+  /** Hand appends to the threadpool (write-behind, tail-writer.ts), or write them synchronously. */
+  readonly writeBehind: boolean;
 }
 
 /** A batch header as stored: where it is, plus every header field. */
@@ -93,7 +95,7 @@ export class Segment {
     this.offsetIndex = new OffsetIndex(baseOffset);
     this.timeIndex = new TimeIndex(baseOffset);
     this.nextOffset = baseOffset;
-    this.tail = new TailWriter(fd);
+    this.tail = new TailWriter(fd, undefined, limits.writeBehind ? undefined : Infinity);
     this.window = new FileWindow(this.tail, headerWindowBytes);
   }
 

@@ -13,7 +13,7 @@
 // the unflushed appends, never a truncation that flush() or drain() reported done: durability is
 // fdatasync after drain(), and "in the kernel" (what a process crash keeps) is drain().
 import fs from 'node:fs';
-import { tailQueuedBytesMax } from './constants.js';
+import { tailQueuedBytesMax, writeBehindBytesMin } from './constants.js';
 import { assert } from './errors.js';
 
 /** Buffers per writev call (Linux IOV_MAX is 1024). */
@@ -49,6 +49,7 @@ export class TailWriter {
   constructor(
     private readonly fd: number,
     private readonly queuedBytesMax = tailQueuedBytesMax,
+    private readonly writeBehindMinBytes = writeBehindBytesMin,
   ) {}
 
   get idle(): boolean {
@@ -69,6 +70,12 @@ export class TailWriter {
   append(bytes: Buffer, position: number): void {
     assert(!this.closeRequested, 'append to a closed segment file');
     if (this.failure !== null) throw this.failure;
+    if (this.ops.length === 0 && bytes.length < this.writeBehindMinBytes) {
+      // Small and nothing queued: a threadpool round trip (two thread wake-ups and a loop turn)
+      // costs more than the copy it would take off this thread.
+      writeAllSync(this.fd, [bytes], position);
+      return;
+    }
     const entry: TailEntry = { position, bytes };
     const last = this.entries[this.entries.length - 1];
     assert(last === undefined || last.position + last.bytes.length <= position, `tail write at ${position} overlaps queued bytes`);

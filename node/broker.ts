@@ -149,7 +149,7 @@ export class Broker implements ReplicaDirectory {
     const voters = config.controllerNodeIds;
     const learners = [...config.peers.keys()].filter((id) => !voters.includes(id));
     // Small segments: compaction after a snapshot frees disk only in whole segments.
-    const controllerLog = await PartitionLog.open(path.join(config.dataDir, 'controller'), { segmentBytes: controllerSegmentBytes }, log);
+    const controllerLog = await PartitionLog.open(path.join(config.dataDir, 'controller'), { segmentBytes: controllerSegmentBytes, writeBehind: config.writeBehind }, log);
     const stored = await loadOrBootstrapGroup(store, controllerGroupKey, { voters, learners });
     const brokerRef: { broker?: Broker } = {};
     const controller = new ControllerReplica(host, (state) => brokerRef.broker?.onMetadata(state), {
@@ -446,6 +446,7 @@ export class Broker implements ReplicaDirectory {
       // The topic limit (max.message.bytes, changeable at runtime) is enforced at the produce gate;
       // the log takes up to the hard ceiling so a raised limit can never make a persist fail.
       maxBatchBytes: logLimits.maxBatchBytesLimit,
+      writeBehind: this.config.writeBehind,
     }, this.log);
     if (this.stopping) {
       await plog.close();

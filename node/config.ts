@@ -31,6 +31,12 @@ export interface NodeConfig {
   readonly controllerNodeIds: readonly number[];
   /** `always`: fsync before acknowledging (the default); `never`: rely on replication only. */
   readonly fsync: FsyncPolicy;
+  /**
+   * Whether partition logs hand large appends to the libuv threadpool (write-behind). Off by
+   * default: measured on 2 shared cores it cost node CPU (see docs/log.md); worth trying where
+   * cores are spare.
+   */
+  readonly writeBehind: boolean;
   /** Address of the Prometheus metrics HTTP endpoint, or null for none. */
   readonly metricsAddress: string | null;
   /** Raft tick interval in milliseconds. */
@@ -89,6 +95,7 @@ interface RawConfig {
   peers: Map<number, string>;
   controllerNodeIds: number[] | undefined;
   fsync: FsyncPolicy;
+  writeBehind: boolean;
   metricsAddress: string | null;
   tickMs: number;
   brokerSessionTimeoutMs: number;
@@ -195,6 +202,13 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
     key: 'controllerNodeIds', flag: 'controller-nodes', env: 'FERRY_CONTROLLER_NODES', help: 'controller voter ids (default: 3 lowest)', parse: parseIdList,
   },
   fsync: { key: 'fsync', flag: 'fsync', env: 'FERRY_FSYNC', help: 'always | never', parse: parseOneOf(['always', 'never'] as const) },
+  writeBehind: {
+    key: 'writeBehind', flag: 'write-behind', env: 'FERRY_WRITE_BEHIND', help: 'on | off: large log appends on the threadpool',
+    parse: (raw) => {
+      const r = parseOneOf(['on', 'off'] as const)(raw);
+      return r.ok ? { ok: true, value: r.value === 'on' } : r;
+    },
+  },
   metricsAddress: {
     key: 'metricsAddress', flag: 'metrics', env: 'FERRY_METRICS', help: 'Prometheus host:port, or "off"',
     parse: (raw) => (String(raw).trim() === 'off' ? { ok: true, value: null } : parseAddress(raw)),
@@ -252,7 +266,7 @@ const settings: { [K in keyof RawConfig]: Setting<K> } = {
 };
 
 const defaults: Partial<Record<keyof RawConfig, unknown>> = {
-  clusterId: 'ferry', rack: '', fsync: 'always', metricsAddress: 'off', tickMs: 20, logLevel: 'info',
+  clusterId: 'ferry', rack: '', fsync: 'always', writeBehind: 'off', metricsAddress: 'off', tickMs: 20, logLevel: 'info',
   brokerSessionTimeoutMs: 6_000, leaderBalanceIntervalMs: 10_000, retentionCheckIntervalMs: 30_000,
   producerIdExpirationMs: 86_400_000, faultLoseProduceRepliesPercent: 0,
   maxInflightProduceBytes: connectionInflightBytesMax,
@@ -352,7 +366,7 @@ function finish(raw: Partial<RawConfig>, problems: string[]): NodeConfig {
   }
   return {
     nodeId: raw.nodeId!, clusterId: raw.clusterId!, rack: raw.rack ?? '', listenAddress, advertisedAddress, dataDir: raw.dataDir!, peers: raw.peers!,
-    controllerNodeIds, fsync: raw.fsync!, metricsAddress: raw.metricsAddress ?? null, tickMs: raw.tickMs!, logLevel: raw.logLevel!,
+    controllerNodeIds, fsync: raw.fsync!, writeBehind: raw.writeBehind!, metricsAddress: raw.metricsAddress ?? null, tickMs: raw.tickMs!, logLevel: raw.logLevel!,
     brokerSessionTimeoutMs: raw.brokerSessionTimeoutMs!, leaderBalanceIntervalMs: raw.leaderBalanceIntervalMs!,
     retentionCheckIntervalMs: raw.retentionCheckIntervalMs!, producerIdExpirationMs: raw.producerIdExpirationMs!,
     faultLoseProduceRepliesPercent: raw.faultLoseProduceRepliesPercent!, maxInflightProduceBytes: raw.maxInflightProduceBytes!,

@@ -31,11 +31,13 @@ const turns = async (n: number): Promise<void> => {
 describe('TailWriter (segment write-behind)', () => {
   it('reads always match the model, and the drained file equals it', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), fc.integer({ min: 2000, max: 20_000 }), async (ops, queuedMax) => {
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), fc.integer({ min: 2000, max: 20_000 }), fc.integer({ min: 0, max: 3000 }), async (ops, queuedMax, syncBelow) => {
         await withTempDir(async (dir) => {
           const file = path.join(dir, 'seg.log');
           const fd = fs.openSync(file, 'w+');
-          const w = new TailWriter(fd, queuedMax); // small bound: the synchronous fallback runs too
+          // Small bounds: the synchronous fallback runs too, and small appends on an idle writer
+          // are written at once (below `syncBelow` bytes).
+          const w = new TailWriter(fd, queuedMax, syncBelow);
           let model = Buffer.alloc(0);
           const boundaries: number[] = [];
           for (const o of ops) {
@@ -94,12 +96,30 @@ describe('TailWriter (segment write-behind)', () => {
       const file = path.join(dir, 'seg.log');
       fs.writeFileSync(file, '');
       const fd = fs.openSync(file, 'r'); // writes fail with EBADF
-      const w = new TailWriter(fd);
+      const w = new TailWriter(fd, undefined, 0); // every append behind
       w.append(Buffer.alloc(100, 1), 0);
       expect(w.readInto.bind(w, Buffer.alloc(100), 0, 100, 0)).not.toThrow(); // served from memory
       await expect(w.drain()).rejects.toThrow(/EBADF/);
       expect(() => w.append(Buffer.alloc(10), 100)).toThrow(/EBADF/);
       expect(() => w.truncate(0)).toThrow(/EBADF/);
+      w.close();
+    });
+  });
+});
+
+describe('TailWriter small appends', () => {
+  it('writes an append below the write-behind size at once when nothing is queued', async () => {
+    await withTempDir(async (dir) => {
+      const file = path.join(dir, 'seg.log');
+      const w = new TailWriter(fs.openSync(file, 'w+'), undefined, 1024);
+      w.append(Buffer.alloc(100, 1), 0);
+      expect(w.idle).toBe(true);
+      expect(fs.readFileSync(file).length).toBe(100);
+      w.append(Buffer.alloc(4096, 2), 100); // large: behind
+      w.append(Buffer.alloc(100, 3), 4196); // small, but a write is queued: behind it, in order
+      expect(w.idle).toBe(false);
+      await w.drain();
+      expect(fs.readFileSync(file).length).toBe(4296);
       w.close();
     });
   });

@@ -25,8 +25,12 @@ describe('node config', () => {
     const c = loadNodeConfig(minimal, {});
     expect(c).toMatchObject({
       nodeId: 1, listenAddress: '127.0.0.1:9091', advertisedAddress: '127.0.0.1:9091', dataDir: '/tmp/d1',
-      controllerNodeIds: [1, 2, 3], fsync: 'always', metricsAddress: null, tickMs: 20, logLevel: 'info',
+      controllerNodeIds: [1, 2, 3], fsync: 'always', writeBehind: false, metricsAddress: null, tickMs: 20, logLevel: 'info',
     });
+    expect(loadNodeConfig([...minimal, '--write-behind', 'on'], {}).writeBehind).toBe(true);
+    expect(problemsOf(() => loadNodeConfig(minimal, { FERRY_WRITE_BEHIND: 'yes' }))).toEqual([
+      'writeBehind (env FERRY_WRITE_BEHIND): must be one of on, off, got "yes"',
+    ]);
     expect([...c.peers.entries()]).toEqual([[1, '127.0.0.1:9091'], [2, '127.0.0.1:9092'], [3, '127.0.0.1:9093']]);
   });
 
