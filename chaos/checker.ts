@@ -190,9 +190,9 @@ type AddAnomaly = (kind: AnomalyKind, partition: number, detail: string) => void
 /** Each producer sends one value at a time: its acknowledged offsets in a partition must rise. */
 function checkSends(produces: Iterable<ProduceEvent>, add: AddAnomaly): void {
   const last = new Map<string, { offset: number; value: string }>();
-  const ordered = [...produces].sort((a, b) => a.startMs - b.startMs);
+  const ordered = [...produces].filter((p) => p.outcome.type === 'ok').sort((a, b) => a.startMs - b.startMs);
   for (const p of ordered) {
-    if (p.outcome.type !== 'ok') continue;
+    if (p.outcome.type !== 'ok') continue; // narrows the type; the filter took the rest
     const key = `${p.process}/${p.partition}`;
     const prev = last.get(key);
     if (prev && p.outcome.offset <= prev.offset) {

@@ -40,8 +40,6 @@ const replaceGapMs = 1_500;
 const closeWaitMs = 20_000;
 
 export class ChaosGroupMembers {
-  /** Polls that returned records, over all members. */
-  polls = 0;
   /** Members started so far (names are group-m0, group-m1, ...: a replaced member is a new name). */
   private started = 0;
   private stopped = false;
@@ -87,9 +85,6 @@ export class ChaosGroupMembers {
     const m: Member = { name, consumer, stopped: false, loop: Promise.resolve() };
     m.loop = pollLoop({
       name, group, poll: () => consumer.poll(300), stopped: () => m.stopped, record: this.o.record,
-      onPoll: () => {
-        this.polls += 1;
-      },
     });
     return m;
   }

@@ -107,7 +107,12 @@ export class NetnsNetwork {
     if (a.length === 0 || b.length === 0 || a.some((id) => b.includes(id))) {
       throw new Error(`a peer cut needs two disjoint, non-empty sides; got [${a.join(', ')}] and [${b.join(', ')}]`);
     }
-    this.healCuts();
+    // Namespaces in the new cut get theirs replaced atomically (dropPeers); only the rest heal.
+    for (const id of [...this.cut]) {
+      if (a.includes(id) || b.includes(id)) continue;
+      clearCut(this.namespaceOf(id));
+      this.cut.delete(id);
+    }
     const sides: Array<[readonly number[], readonly number[]]> = [[a, b], [b, a]];
     for (const [side, other] of sides) {
       for (const id of side) {

@@ -15,8 +15,6 @@ export interface PollLoop {
   readonly poll: () => Promise<ConsumedRecord[]>;
   readonly stopped: () => boolean;
   readonly record: (e: PollEvent) => void;
-  /** Told of every poll that returned records. */
-  readonly onPoll?: () => void;
 }
 
 /**
@@ -29,7 +27,6 @@ export async function pollLoop(l: PollLoop): Promise<void> {
     try {
       const records = await l.poll();
       if (records.length === 0) continue;
-      l.onPoll?.();
       const timeMs = Date.now();
       for (const partition of new Set(records.map((r) => r.partition))) {
         l.record({
@@ -52,8 +49,6 @@ export interface PollersOptions {
 }
 
 export class ChaosPollers {
-  /** Polls that returned records. */
-  polls = 0;
   private stopped = false;
   private loops: Array<Promise<void>> = [];
   private readonly client: FerryClient;
@@ -69,9 +64,6 @@ export class ChaosPollers {
       this.consumers.push(consumer);
       this.loops.push(pollLoop({
         name: `poller-p${p}`, poll: () => consumer.poll(300), stopped: () => this.stopped, record: this.o.record,
-        onPoll: () => {
-          this.polls += 1;
-        },
       }));
     }
   }

@@ -160,7 +160,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
         if (!err) return r.offset;
         throw err;
       } catch (err) {
-        const e = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
+        const e = FerryError.from(err);
         this.metadata.learn(this.opts.topic, partition, e);
         const youngUnknown = await this.stillOpening(e, started);
         if ((!e.retriable && !youngUnknown) || attempt >= 20 || this.closed) throw e;
@@ -194,7 +194,7 @@ export class Consumer implements AsyncIterable<ConsumedRecord> {
         if (this.loops.get(partition) !== token || this.positions.get(partition) !== offset) continue;
         this.absorb(partition, offset, r.records);
       } catch (err) {
-        const e = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
+        const e = FerryError.from(err);
         const policy = this.opts.autoOffsetReset ?? 'earliest';
         if (e.code === 'OFFSET_OUT_OF_RANGE' && policy !== 'error') {
           const reset = await this.lookup(partition, policy).catch(() => offset);

@@ -31,6 +31,11 @@ export class FerryError extends Error {
     super(message, options);
   }
 
+  /** `err` itself if it is a FerryError, else an INTERNAL (not retriable) one that names it. */
+  static from(err: unknown): FerryError {
+    return err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
+  }
+
   static fromWire(e: WireError | null | undefined, context: string): FerryError | undefined {
     if (!e || e.code === 'ERROR_CODE_NONE') return undefined;
     const code = String(e.code).replace(/^ERROR_CODE_/, '') as FerryErrorCode;

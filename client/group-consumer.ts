@@ -57,6 +57,7 @@ export interface GroupConsumerOptions {
    * Told of every offset commit once the coordinator answered (auto, on revoke, on close or by
    * commit()): the offsets ("next offset to read") and, when it was refused or its outcome is
    * unknown, the error. For audit trails and tests that must know exactly what was committed.
+   * Called once the consumer has recorded the outcome; an error it throws is ignored.
    */
   readonly onCommit?: (offsets: ReadonlyArray<TopicPartitionRef & { readonly offset: number }>, error?: FerryError) => void;
   readonly maxWaitMs?: number;
@@ -227,15 +228,24 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       try {
         await this.membership.commit(wanted);
       } catch (err) {
-        this.opts.onCommit?.(wanted, err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false));
+        this.tellCommit(wanted, FerryError.from(err));
         throw err;
       }
-      this.opts.onCommit?.(wanted);
       for (const o of wanted) if (this.committed.has(keyOf(o.topic, o.partition))) this.committed.set(keyOf(o.topic, o.partition), o.offset);
+      this.tellCommit(wanted);
     };
     const next = this.commitChain.then(run);
     this.commitChain = next.catch(() => undefined);
     return next;
+  }
+
+  /** Tells onCommit; an observer that throws must neither undo a commit nor hide why one failed. */
+  private tellCommit(offsets: ReadonlyArray<TopicPartitionRef & { readonly offset: number }>, err?: FerryError): void {
+    try {
+      this.opts.onCommit?.(offsets, err);
+    } catch {
+      // the observer's own failure: the commit's outcome stands
+    }
   }
 
   /**

@@ -84,7 +84,7 @@ export class GroupMembership {
         if (!synced.rejoin && joined) await this.heartbeatUntilRebalance();
       } catch (err) {
         if (this.stopped) return;
-        const e = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
+        const e = FerryError.from(err);
         if (fatalCodes.has(e.code)) {
           this.failure = e;
           return;

@@ -149,9 +149,10 @@ export class Producer {
   private readonly queues = new Map<string, PartitionQueue>();
   private readonly sticky = new Map<string, number>();
   private readonly inflight = new Set<Promise<void>>();
-  /** Sends still waiting for their topic's metadata, in all (flush() waits for them). */
-  private queueing = 0;
-  /** Per topic: the lookup its waiting sends share, and how many still wait on it. */
+  /**
+   * Per topic: the lookup its waiting sends share, and how many still wait on it (an entry goes
+   * when none does, so flush() waits until the map is empty).
+   */
   private readonly waitingFor = new Map<string, { readonly lookup: Promise<TopicView>; waiting: number }>();
   private queueingWaiters: Array<() => void> = [];
   private closed = false;
@@ -215,15 +216,13 @@ export class Producer {
       this.waitingFor.set(topic, w);
     }
     w.waiting += 1;
-    this.queueing += 1;
     try {
       const t = await w.lookup;
       return this.enqueueTo(topic, t.partitions.length, record); // queued now; resolves on the ack
     } finally {
       w.waiting -= 1;
-      if (w.waiting === 0 && this.waitingFor.get(topic) === w) this.waitingFor.delete(topic);
-      this.queueing -= 1;
-      if (this.queueing === 0) for (const resolve of this.queueingWaiters.splice(0)) resolve();
+      if (w.waiting === 0) this.waitingFor.delete(topic);
+      if (this.waitingFor.size === 0) for (const resolve of this.queueingWaiters.splice(0)) resolve();
     }
   }
 
@@ -356,7 +355,7 @@ export class Producer {
     } catch (err) {
       this.identity = undefined;
       q.producerId = noProducerId;
-      const error = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
+      const error = FerryError.from(err);
       for (const r of q.records.splice(0)) r.reject(error);
       q.bytes = 0;
     }
@@ -374,7 +373,7 @@ export class Producer {
         if (!err) return res.producerId;
         error = err;
       } catch (err) {
-        error = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
+        error = FerryError.from(err);
       }
       const backoff = Math.min(this.opts.retryBackoffMs * 2 ** attempt, 1_000);
       if (!error.retriable || this.closed || Date.now() + backoff > deadline) throw error;
@@ -432,7 +431,7 @@ export class Producer {
       }
     } catch (err) {
       // No new producer id could be had: nothing behind can be sent in order.
-      const error = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
+      const error = FerryError.from(err);
       for (const b of q.window.splice(0)) for (const r of b.records) r.reject(error);
     } finally {
       q.settling = false;
@@ -493,7 +492,7 @@ export class Producer {
       }
       error = err;
     } catch (err) {
-      error = err instanceof FerryError ? err : new FerryError('INTERNAL', String(err), false);
+      error = FerryError.from(err);
     }
     this.metadata.learn(topic, partition, error);
     return error;
@@ -501,7 +500,7 @@ export class Producer {
 
   /** Sends everything queued and waits until every record has its answer. */
   async flush(): Promise<void> {
-    while (this.queueing > 0) await new Promise<void>((resolve) => this.queueingWaiters.push(resolve));
+    while (this.waitingFor.size > 0) await new Promise<void>((resolve) => this.queueingWaiters.push(resolve));
     for (;;) {
       for (const q of this.queues.values()) if (q.records.length > 0) this.drain(q);
       if (this.inflight.size === 0 && [...this.queues.values()].every((q) => q.records.length === 0)) return;

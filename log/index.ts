@@ -26,4 +26,4 @@ export type { BatchHeader, ValidateOptions } from './record-batch.js';
 export { decodeBatch, encodeBatch, forEachRecord } from './record-codec.js';
 export type { BatchInput, DecodedBatch, DecodedRecord, RecordHeader, RecordInput, RecordVisitor } from './record-codec.js';
 export * as logLimits from './constants.js';
-export { sizeOfUnsigned as sizeOfUnsignedVarint } from './varint.js';
+export { readUnsigned as readUnsignedVarint, sizeOfUnsigned as sizeOfUnsignedVarint, writeUnsigned as writeUnsignedVarint } from './varint.js';

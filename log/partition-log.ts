@@ -610,8 +610,9 @@ export class PartitionLog {
   }
 
   /**
-   * Resolves once every append so far is in the kernel's page cache: what survives a process crash
-   * (not a power loss: that is flush()). For tests that simulate a crash.
+   * Resolves once every append and truncation so far is in the kernel's page cache: what survives
+   * a process crash (not a power loss: that is flush()). What a node without fsync waits for before
+   * acknowledging, and what tests that simulate a crash wait for.
    */
   async settle(): Promise<void> {
     this.checkUsable();

@@ -95,7 +95,7 @@ export class Segment {
     this.offsetIndex = new OffsetIndex(baseOffset);
     this.timeIndex = new TimeIndex(baseOffset);
     this.nextOffset = baseOffset;
-    this.tail = new TailWriter(fd, undefined, limits.writeBehind ? undefined : Infinity);
+    this.tail = new TailWriter(fd, limits.writeBehind ? {} : { writeBehindMinBytes: Infinity });
     this.window = new FileWindow(this.tail, headerWindowBytes);
   }
 
@@ -371,11 +371,7 @@ export class Segment {
   /** Overwrites bytes in place (repair of a damaged range with identical-length good bytes). */
   overwrite(position: number, bytes: Buffer): void {
     assert(position + bytes.length <= this.sizeBytes, 'overwrite past the end of a segment');
-    assert(!this.tail.covers(position, bytes.length), 'overwrite of bytes not yet written');
-    let written = 0;
-    while (written < bytes.length) {
-      written += fs.writeSync(this.fd, bytes, written, bytes.length - written, position + written);
-    }
+    this.tail.overwrite(position, bytes);
     fs.fdatasyncSync(this.fd);
     this.window.reset();
   }

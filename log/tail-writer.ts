@@ -46,11 +46,20 @@ export class TailWriter {
   private closeRequested = false;
   private fdClosed = false;
 
+  private readonly queuedBytesMax: number;
+  private readonly writeBehindMinBytes: number;
+
+  /**
+   * `writeBehindMinBytes`: smaller appends with nothing queued are written at once (Infinity:
+   * always). `queuedBytesMax`: past it, waiting appends are written synchronously.
+   */
   constructor(
     private readonly fd: number,
-    private readonly queuedBytesMax = tailQueuedBytesMax,
-    private readonly writeBehindMinBytes = writeBehindBytesMin,
-  ) {}
+    limits: { readonly queuedBytesMax?: number; readonly writeBehindMinBytes?: number } = {},
+  ) {
+    this.queuedBytesMax = limits.queuedBytesMax ?? tailQueuedBytesMax;
+    this.writeBehindMinBytes = limits.writeBehindMinBytes ?? writeBehindBytesMin;
+  }
 
   get idle(): boolean {
     return this.ops.length === 0;
@@ -73,7 +82,7 @@ export class TailWriter {
     if (this.ops.length === 0 && bytes.length < this.writeBehindMinBytes) {
       // Small and nothing queued: a threadpool round trip (two thread wake-ups and a loop turn)
       // costs more than the copy it would take off this thread.
-      writeAllSync(this.fd, [bytes], position);
+      writeFullySync(this.fd, bytes, position);
       return;
     }
     const entry: TailEntry = { position, bytes };
@@ -103,7 +112,7 @@ export class TailWriter {
     let entries = 0;
     for (const op of this.ops.splice(1)) {
       assert(op.kind === 'write', 'only writes wait behind a running write here');
-      writeAllSync(this.fd, op.entries.map((e) => e.bytes), op.position);
+      for (const e of op.entries) writeFullySync(this.fd, e.bytes, e.position);
       this.queuedBytes -= op.bytes;
       entries += op.entries.length;
     }
@@ -163,10 +172,14 @@ export class TailWriter {
     if (cur < end) readAllSync(this.fd, out, at, end - cur, cur);
   }
 
-  /** True if any queued byte lies in [position, position + length). */
-  covers(position: number, length: number): boolean {
+  /**
+   * Rewrites bytes in place, synchronously (repair of a damaged range). They must be in the file
+   * already: bytes still queued are not what a repair found damaged.
+   */
+  overwrite(position: number, bytes: Buffer): void {
     const i = this.firstEntryEndingAfter(position);
-    return i < this.entries.length && (this.entries[i] as TailEntry).position < position + length;
+    assert(i === this.entries.length || (this.entries[i] as TailEntry).position >= position + bytes.length, 'overwrite of bytes not yet written');
+    writeFullySync(this.fd, bytes, position);
   }
 
   private firstEntryEndingAfter(position: number): number {
@@ -250,13 +263,10 @@ export class TailWriter {
   }
 }
 
-function writeAllSync(fd: number, buffers: Buffer[], position: number): void {
-  let pos = position;
-  for (const b of buffers) {
-    let written = 0;
-    while (written < b.length) written += fs.writeSync(fd, b, written, b.length - written, pos + written);
-    pos += b.length;
-  }
+/** Writes all of `bytes` at `position` (a regular file may take a write in parts). */
+function writeFullySync(fd: number, bytes: Buffer, position: number): void {
+  let written = 0;
+  while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written, position + written);
 }
 
 function readAllSync(fd: number, out: Buffer, offset: number, length: number, position: number): void {

@@ -36,6 +36,26 @@ export function sizeOfUnsigned(u: number): number {
   return bytes;
 }
 
+/** Writes an unsigned LEB128 value (a protobuf varint) at `pos`; returns the position after it. */
+export function writeUnsigned(buf: Buffer, pos: number, u: number): number {
+  while (u >= 0x80) {
+    buf[pos++] = (u % 128) | 0x80;
+    u = Math.floor(u / 128);
+  }
+  buf[pos++] = u;
+  return pos;
+}
+
+/** Reads an unsigned LEB128 value (a protobuf varint) at `at.pos` of well-formed bytes, moving it on. */
+export function readUnsigned(buf: Buffer, at: { pos: number }): number {
+  let u = 0;
+  for (let mul = 1; ; mul *= 128) {
+    const b = buf[at.pos++] as number;
+    u += (b & 0x7f) * mul;
+    if (b < 0x80) return u;
+  }
+}
+
 export function sizeOfVarint(value: number): number {
   checkInt32(value);
   return sizeOfUnsigned(((value << 1) ^ (value >> 31)) >>> 0);

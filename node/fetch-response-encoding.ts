@@ -15,7 +15,7 @@
  * fields in any order, so appending it to each result's encoding is a valid message.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { sizeOfUnsignedVarint } from '../log/index.js';
+import { readUnsignedVarint, sizeOfUnsignedVarint, writeUnsignedVarint } from '../log/index.js';
 import type { FetchPartitionResult } from '../proto/gen/ferry/v1/FetchPartitionResult.js';
 import type { FetchResponse } from '../proto/gen/ferry/v1/FetchResponse.js';
 import type { FetchStreamResponse } from '../proto/gen/ferry/v1/FetchStreamResponse.js';
@@ -27,26 +27,6 @@ export const fetchScratchBytesMax = 64 * 1024 * 1024;
 /** Tag of a length-delimited field: (number << 3) | 2. */
 const resultsTag = (1 << 3) | 2; // FetchResponse.results = 1, FetchStreamResponse.result = 1
 const recordsTag = (6 << 3) | 2; // FetchPartitionResult.records = 6
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
-}
-
-function readVarint(buf: Buffer, at: { pos: number }): number {
-  let n = 0;
-  let mul = 1;
-  for (;;) {
-    const b = buf[at.pos++] as number;
-    n += (b & 0x7f) * mul;
-    if (b < 0x80) return n;
-    mul *= 128;
-  }
-}
 
 /** Encodes the field-1 list of a response with its records left out (the loaded serializer). */
 export type FieldsEncoder = (results: FetchPartitionResult[]) => Buffer;
@@ -72,7 +52,7 @@ export class FetchResponseEncoder {
     const at = { pos: 0 };
     while (at.pos < small.length) {
       if (small[at.pos++] !== resultsTag) throw new Error('fetch response encoding: unexpected top-level field');
-      const length = readVarint(small, at);
+      const length = readUnsignedVarint(small, at);
       spans.push({ start: at.pos, length });
       at.pos += length;
     }
@@ -89,11 +69,11 @@ export class FetchResponseEncoder {
     spans.forEach((s, i) => {
       const rec = records[i] as Buffer;
       out[pos++] = resultsTag;
-      pos = writeVarint(out, pos, inner[i] as number);
+      pos = writeUnsignedVarint(out, pos, inner[i] as number);
       pos += small.copy(out, pos, s.start, s.start + s.length);
       if (rec.length > 0) {
         out[pos++] = recordsTag;
-        pos = writeVarint(out, pos, rec.length);
+        pos = writeUnsignedVarint(out, pos, rec.length);
         pos += rec.copy(out, pos);
       }
     });

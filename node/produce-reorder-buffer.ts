@@ -10,7 +10,7 @@
  * Bounded per partition in batches and bytes; past either bound a batch is refused at once, as
  * it would be without this buffer.
  */
-import { sequenceModulus } from './producer-state.js';
+import { sequenceDistance } from './producer-state.js';
 
 export interface ReorderLimits {
   /** Most batches held at once (the SDK window is five per producer). */
@@ -76,7 +76,7 @@ export class ProduceReorderBuffer {
    */
   release(producerId: number, nextSequence: number): void {
     if (this.held.length === 0) return;
-    const distance = (h: Held): number => (h.baseSequence - nextSequence + sequenceModulus) % sequenceModulus;
+    const distance = (h: Held): number => sequenceDistance(nextSequence, h.baseSequence);
     const mine = this.take((h) => h.producerId === producerId).sort((a, b) => distance(a) - distance(b));
     for (const h of mine) {
       try {

@@ -72,6 +72,11 @@ export function lastSequenceOf(baseSequence: number, lastOffsetDelta: number): n
   return (baseSequence + lastOffsetDelta) % sequenceModulus;
 }
 
+/** How far `to` is ahead of `from`, counting forward through the wrap. */
+export function sequenceDistance(from: number, to: number): number {
+  return (to - from + sequenceModulus) % sequenceModulus;
+}
+
 export function nextSequence(seq: number): number {
   return (seq + 1) % sequenceModulus;
 }
@@ -119,7 +124,7 @@ export class ProducerStateTable {
     if (firstSeq === expected) return { kind: 'append' };
     // Ahead (within half the sequence space, as sequences wrap) is a gap; behind is a batch older
     // than the ones remembered, which no wait can make valid.
-    const ahead = (firstSeq - expected + sequenceModulus) % sequenceModulus < sequenceModulus / 2;
+    const ahead = sequenceDistance(expected, firstSeq) < sequenceModulus / 2;
     return {
       kind: 'reject', code: 'OUT_OF_ORDER_SEQUENCE', early: ahead,
       message: `producer ${h.producerId} epoch ${e.epoch} sent sequence ${firstSeq}-${lastSeq}, but the next expected is ${expected}` +

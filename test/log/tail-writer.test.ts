@@ -37,7 +37,7 @@ describe('TailWriter (segment write-behind)', () => {
           const fd = fs.openSync(file, 'w+');
           // Small bounds: the synchronous fallback runs too, and small appends on an idle writer
           // are written at once (below `syncBelow` bytes).
-          const w = new TailWriter(fd, queuedMax, syncBelow);
+          const w = new TailWriter(fd, { queuedBytesMax: queuedMax, writeBehindMinBytes: syncBelow });
           let model = Buffer.alloc(0);
           const boundaries: number[] = [];
           for (const o of ops) {
@@ -96,7 +96,7 @@ describe('TailWriter (segment write-behind)', () => {
       const file = path.join(dir, 'seg.log');
       fs.writeFileSync(file, '');
       const fd = fs.openSync(file, 'r'); // writes fail with EBADF
-      const w = new TailWriter(fd, undefined, 0); // every append behind
+      const w = new TailWriter(fd, { writeBehindMinBytes: 0 }); // every append behind
       w.append(Buffer.alloc(100, 1), 0);
       expect(w.readInto.bind(w, Buffer.alloc(100), 0, 100, 0)).not.toThrow(); // served from memory
       await expect(w.drain()).rejects.toThrow(/EBADF/);
@@ -111,7 +111,7 @@ describe('TailWriter small appends', () => {
   it('writes an append below the write-behind size at once when nothing is queued', async () => {
     await withTempDir(async (dir) => {
       const file = path.join(dir, 'seg.log');
-      const w = new TailWriter(fs.openSync(file, 'w+'), undefined, 1024);
+      const w = new TailWriter(fs.openSync(file, 'w+'), { writeBehindMinBytes: 1024 });
       w.append(Buffer.alloc(100, 1), 0);
       expect(w.idle).toBe(true);
       expect(fs.readFileSync(file).length).toBe(100);

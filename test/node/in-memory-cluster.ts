@@ -8,8 +8,10 @@ import path from 'node:path';
 import pino from 'pino';
 import { PartitionLog } from '../../log/index.js';
 import { asNodeId, type Message, type NodeId } from '../../raft/index.js';
+import type { FsyncPolicy } from '../../node/config.js';
 import { GroupStateStore } from '../../node/group-state-store.js';
 import { loadOrBootstrapGroup, loadOrJoinGroup } from '../../node/group-bootstrap.js';
+import { EntryCacheBudget, RaftEntryCache } from '../../node/raft-entry-cache.js';
 import { PartitionRaftStorage } from '../../node/partition-raft-storage.js';
 import { PartitionReplica } from '../../node/partition-replica.js';
 import { RaftHost, type MessageSink } from '../../node/raft-host.js';
@@ -30,6 +32,9 @@ export interface TestNode {
 /** Partition replicas of one Raft group on real logs and LevelDB, over an in-memory network. */
 export class Cluster {
   nodes = new Map<number, TestNode>();
+
+  constructor(private readonly fsync: FsyncPolicy = 'always') {}
+
   private ticker: NodeJS.Timeout | undefined;
   private readonly root = mkdtempSync(path.join(os.tmpdir(), 'ferry-multiraft-'));
 
@@ -46,7 +51,9 @@ export class Cluster {
     const store = await GroupStateStore.open(path.join(dir, 'meta'));
     const stored = voters === 'join' ? await loadOrJoinGroup(store, group, 0) : await loadOrBootstrapGroup(store, group, { voters, learners: [] });
     const plog = await PartitionLog.open(path.join(dir, 'p'));
-    const storage = PartitionRaftStorage.open(plog, stored);
+    // As the broker runs it, with an entry cache, but a tiny one: replication must also be right
+    // through cache misses, evictions and truncations (1 KiB a group here; the broker gives 8 MiB).
+    const storage = PartitionRaftStorage.open(plog, stored, 'logStart', new RaftEntryCache(new EntryCacheBudget(2 * 1024), 1024));
     const outbox: Array<[string, Message]> = [];
     const sink: MessageSink = {
       send: (g, m) => outbox.push([g, m]),
@@ -58,7 +65,7 @@ export class Cluster {
       },
     };
     const host = new RaftHost({
-      nodeId: asNodeId(id), store, sink, fsync: 'always', timing: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 }, log,
+      nodeId: asNodeId(id), store, sink, fsync: this.fsync, timing: { electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 }, log,
       seed: id * 7919, onFatal: (err) => { throw err; },
     });
     const replica = new PartitionReplica(group, id, host, storage, { maxMessageBytes: 1 << 20 });

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeBatch, encodeBatch } from '../../log/index.js';
 import { asIndex, asNodeId, asTerm } from '../../raft/index.js';
+import type { FsyncPolicy } from '../../node/config.js';
 import { ReplicaError } from '../../node/replica-error.js';
 import { Cluster, group, type TestNode } from './in-memory-cluster.js';
 
@@ -8,6 +9,14 @@ const clusters: Cluster[] = [];
 afterEach(async () => {
   for (const c of clusters.splice(0)) await c.stop();
 });
+
+/** A started 3-node cluster (stopped after the test) and its first leader. */
+async function threeNodes(fsync: FsyncPolicy = 'always'): Promise<{ c: Cluster; leader: TestNode }> {
+  const c = new Cluster(fsync);
+  clusters.push(c);
+  await c.start([1, 2, 3]);
+  return { c, leader: await c.leader() };
+}
 
 const batch = (value: string) => encodeBatch({ records: [{ key: null, value: Buffer.from(value), timestamp: Date.now() }] });
 /** An idempotent batch of one record (producer 7 unless told). */
@@ -29,10 +38,7 @@ function valuesOf(records: Buffer): string[] {
 
 describe('multi-raft host with real logs (in-memory network)', () => {
   it('elects a leader, commits acks=all produces at dense offsets, and replicates identical logs', async () => {
-    const c = new Cluster();
-    clusters.push(c);
-    await c.start([1, 2, 3]);
-    const leader = await c.leader();
+    const { c, leader } = await threeNodes();
     const offsets = await Promise.all(['a', 'b', 'c', 'd'].map((v) => leader.replica.produce(batch(v), 'all', 5_000)));
     // The leader's no-op control batch takes offset 0.
     expect(offsets).toEqual([1, 2, 3, 4]);
@@ -48,10 +54,7 @@ describe('multi-raft host with real logs (in-memory network)', () => {
   });
 
   it('holds an idempotent batch that arrives before the one ahead of it, then appends both in sequence order', async () => {
-    const c = new Cluster();
-    clusters.push(c);
-    await c.start([1, 2, 3]);
-    const leader = await c.leader();
+    const { leader } = await threeNodes();
     // Sequence 1 first (as HTTP/2 may deliver a small call ahead of a large one sent before it).
     const second = leader.replica.produce(seqBatch(1, 'b'), 'all', 5_000);
     const third = leader.replica.produce(seqBatch(2, 'c'), 'all', 5_000);
@@ -67,10 +70,7 @@ describe('multi-raft host with real logs (in-memory network)', () => {
   });
 
   it('answers every copy of a held batch (a client re-sent it while the gap was open) and the batch behind it', async () => {
-    const c = new Cluster();
-    clusters.push(c);
-    await c.start([1, 2, 3]);
-    const leader = await c.leader();
+    const { leader } = await threeNodes();
     const oneA = settled(leader.replica.produce(seqBatch(1, 'b'), 'all', 3_000));
     const oneB = settled(leader.replica.produce(seqBatch(1, 'b'), 'all', 3_000));
     const two = settled(leader.replica.produce(seqBatch(2, 'c'), 'all', 3_000));
@@ -80,11 +80,53 @@ describe('multi-raft host with real logs (in-memory network)', () => {
     expect(valuesOf(leader.replica.read(0, 1 << 20).records)).toEqual(['1:a', '2:b', '3:c']);
   });
 
+  it('without fsync, acknowledges only what every acknowledging replica has handed to the kernel (settle)', async () => {
+    const { c, leader } = await threeNodes('never');
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    for (const n of c.nodes.values()) {
+      const settle = n.plog.settle.bind(n.plog);
+      n.plog.settle = async () => {
+        await gate;
+        await settle();
+      };
+    }
+    let done = false;
+    const acked = leader.replica.produce(batch('x'), 'all', 5_000).finally(() => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(done).toBe(false); // appended everywhere, but not yet in any kernel: no acknowledgement
+    release();
+    expect(await acked).toBe(1);
+  });
+
+  it('refuses a held batch (not written) when leadership moves, and its retry on the new leader lands once', async () => {
+    const { c, leader: first } = await threeNodes();
+    // Sequence 1 waits on the leader for sequence 0, which has not been sent yet.
+    const held = settled(first.replica.produce(seqBatch(1, 'b'), 'all', 5_000));
+    await new Promise((r) => setTimeout(r, 20));
+    const to = [...c.nodes.values()].find((n) => n !== first)!;
+    first.host.transferLeadership(group, to.id);
+    // Either answer means "definitely not written" (no leader is known while the transfer runs):
+    // the client may send it again elsewhere.
+    expect(['NOT_LEADER', 'LEADER_NOT_AVAILABLE']).toContain((await held as { err?: string }).err);
+    const second = await c.leader();
+    expect(second.id).toBe(to.id);
+    expect(await second.replica.produce(seqBatch(0, 'a'), 'all', 5_000)).toBeGreaterThan(0);
+    expect(await second.replica.produce(seqBatch(1, 'b'), 'all', 5_000)).toBeGreaterThan(0);
+    const values = valuesOf(second.replica.read(0, 1 << 20).records).map((s) => s.split(':')[1]);
+    expect(values).toEqual(['a', 'b']);
+    // Every replica converges on that log: the held copy reached none of them.
+    const deadline = Date.now() + 5_000;
+    while ([...c.nodes.values()].some((n) => n.replica.hw < second.replica.hw) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const n of c.nodes.values()) expect(valuesOf(n.plog.read(0, 1 << 20, n.replica.hw).records).map((s) => s.split(':')[1])).toEqual(['a', 'b']);
+  });
+
   it('lets a retry of an uncommitted batch wait for it without failing another producer\'s later batch', async () => {
-    const c = new Cluster();
-    clusters.push(c);
-    await c.start([1, 2, 3]);
-    const leader = await c.leader();
+    const { c, leader } = await threeNodes();
     const followers = [...c.nodes.values()].filter((n) => n !== leader);
     for (const f of followers) f.up = false; // nothing commits for a moment
     const a = settled(leader.replica.produce(seqBatch(0, 'a', 1), 'all', 3_000));
@@ -97,10 +139,7 @@ describe('multi-raft host with real logs (in-memory network)', () => {
   });
 
   it('answers a non-leader with NOT_LEADER and the leader hint, and rejects a corrupt batch', async () => {
-    const c = new Cluster();
-    clusters.push(c);
-    await c.start([1, 2, 3]);
-    const leader = await c.leader();
+    const { c, leader } = await threeNodes();
     const follower = [...c.nodes.values()].find((n) => n !== leader)!;
     await new Promise((r) => setTimeout(r, 100)); // followers learn the leader from its appends
     const err = await follower.replica.produce(batch('x'), 'all', 1_000).catch((e: unknown) => e);
@@ -113,10 +152,7 @@ describe('multi-raft host with real logs (in-memory network)', () => {
   });
 
   it('answers a read between the high watermark and the log end with nothing (to long-poll), not out of range', async () => {
-    const c = new Cluster();
-    clusters.push(c);
-    await c.start([1, 2, 3]);
-    const leader = await c.leader();
+    const { c, leader } = await threeNodes();
     await leader.replica.produce(batch('committed'), 'all', 5_000);
     for (const n of c.nodes.values()) if (n !== leader) await c.kill(n.id);
     await leader.replica.produce(batch('uncommitted'), 'leader', 5_000);
@@ -130,10 +166,7 @@ describe('multi-raft host with real logs (in-memory network)', () => {
   });
 
   it('brings back a follower that fell behind the leader\'s log start with a log-start reset', async () => {
-    const c = new Cluster();
-    clusters.push(c);
-    await c.start([1, 2, 3]);
-    const leader = await c.leader();
+    const { c, leader } = await threeNodes();
     for (let i = 0; i < 20; i += 1) await leader.replica.produce(batch(`a${i}`), 'all', 5_000);
     const lagging = [...c.nodes.values()].find((n) => n !== leader)!;
     await c.kill(lagging.id);
@@ -166,10 +199,7 @@ describe('multi-raft host with real logs (in-memory network)', () => {
   });
 
   it('drops a snapshot it cannot install (malformed data) before Raft accepts it', async () => {
-    const c = new Cluster();
-    clusters.push(c);
-    await c.start([1, 2, 3]);
-    const leader = await c.leader();
+    const { c, leader } = await threeNodes();
     await leader.replica.produce(batch('x'), 'all', 5_000);
     const follower = [...c.nodes.values()].find((n) => n !== leader)!;
     const hwBefore = follower.plog.logEndOffset;
@@ -184,10 +214,7 @@ describe('multi-raft host with real logs (in-memory network)', () => {
   });
 
   it('after the leader is killed, a new leader serves every acknowledged record at its offset', async () => {
-    const c = new Cluster();
-    clusters.push(c);
-    await c.start([1, 2, 3]);
-    const first = await c.leader();
+    const { c, leader: first } = await threeNodes();
     const acked = new Map<number, string>();
     for (let i = 0; i < 20; i += 1) acked.set(await first.replica.produce(batch(`v${i}`), 'all', 5_000), `v${i}`);
     await c.kill(first.id);
@@ -206,10 +233,7 @@ describe('multi-raft host with real logs (in-memory network)', () => {
     expect(back.plog.read(0, 1 << 20, back.replica.hw).records.equals(second.plog.read(0, 1 << 20, second.replica.hw).records)).toBe(true);
   });
   it('replicates a tombstone horizon that never passes what the slowest member holds', async () => {
-    const c = new Cluster();
-    clusters.push(c);
-    await c.start([1, 2, 3]);
-    const leader = await c.leader();
+    const { c, leader } = await threeNodes();
     await Promise.all(['a', 'b'].map((v) => leader.replica.produce(batch(v), 'all', 5_000)));
     const end = leader.plog.logEndOffset;
     const horizons = (): number[] => [...c.nodes.values()].filter((n) => n.up).map((n) => n.replica.tombstoneHorizon);
